@@ -1,0 +1,244 @@
+"""Start and stop bundled local servers (postgres, redis, S3, an SMTP sink) for runs and tests.
+
+Every server listens on 127.0.0.1 on a free port picked at start, keeps all its data under one
+root directory, runs in its own process group and dies with the process that started it.
+A URL already present in the environment means "use that external server" and always wins.
+"""
+
+from __future__ import annotations
+
+import atexit
+import json
+import os
+import secrets
+import string
+import threading
+import time
+from collections.abc import Iterable, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from types import TracebackType
+from urllib.parse import urlsplit, urlunsplit
+
+from ._bundled import SERVERS, BundledServer, Context
+from ._proc import PortBook, ServerStartError, kill_group, write_atomic
+
+__all__ = ["Stack", "ServerStartError", "ALL_SERVERS", "ENV_VARS"]
+
+ALL_SERVERS = ("postgres", "redis", "s3", "smtp")
+
+# The variable that, when set, means "external server"; then the listed ones are passed through.
+_EXTERNAL_MARKER = {
+    "postgres": "POSTGRES_URL",
+    "redis": "REDIS_URL",
+    "s3": "S3_ENDPOINT_URL",
+    "smtp": "SMTP_HOST",
+}
+ENV_VARS: dict[str, tuple[str, ...]] = {
+    "postgres": ("POSTGRES_URL",),
+    "redis": ("REDIS_URL",),
+    "s3": ("S3_ENDPOINT_URL", "S3_ACCESS_KEY", "S3_SECRET_KEY"),
+    "smtp": ("SMTP_HOST", "SMTP_PORT", "SMTP_SINK_DIR"),
+}
+
+
+def _load_secrets(path: Path) -> dict[str, str]:
+    """Credentials for the bundled servers, generated once per root and reused on every restart."""
+    try:
+        data: dict[str, str] = json.loads(path.read_text())
+    except (OSError, ValueError):
+        data = {}
+    alnum = string.ascii_letters + string.digits
+    wanted = {
+        "postgres_password": lambda: secrets.token_urlsafe(24),
+        "s3_access_key": lambda: "".join(secrets.choice(string.ascii_uppercase + string.digits) for _ in range(20)),
+        "s3_secret_key": lambda: "".join(secrets.choice(alnum) for _ in range(40)),
+    }
+    missing = {key: make() for key, make in wanted.items() if not data.get(key)}
+    if missing:
+        data.update(missing)
+        write_atomic(path, json.dumps(data, indent=1).encode(), mode=0o600)
+    return data
+
+
+class Stack:
+    """A set of local servers under `root`.
+
+    `want` names the servers (postgres, redis, s3, smtp). `env` is where external URLs are looked
+    up (default: os.environ); pass `{}` to always use bundled servers. `fast=True` trades
+    durability for speed (postgres fsync off) and is meant for tests only.
+    """
+
+    def __init__(
+        self,
+        root: Path | str,
+        want: Iterable[str] = ALL_SERVERS,
+        env: Mapping[str, str] | None = None,
+        *,
+        fast: bool = False,
+        start_timeout: float = 60.0,
+    ) -> None:
+        self.root = Path(root).expanduser().resolve()
+        self.want = tuple(dict.fromkeys(want))
+        unknown = set(self.want) - set(ALL_SERVERS)
+        if unknown:
+            raise ValueError(f"unknown servers {sorted(unknown)}; choose from {ALL_SERVERS}")
+        source = os.environ if env is None else env
+        self.external: dict[str, dict[str, str]] = {
+            name: {k: source[k] for k in ENV_VARS[name] if source.get(k)}
+            for name in self.want
+            if source.get(_EXTERNAL_MARKER[name])
+        }
+        if "smtp" in self.external:
+            self.external["smtp"].setdefault("SMTP_PORT", "25")
+        self.fast = fast
+        self.start_timeout = start_timeout
+        self._servers: dict[str, BundledServer] = {}
+        self._ctx: Context | None = None
+        self._lock = threading.RLock()
+
+    # ----------------------------------------------------------------- public API
+
+    def start(self) -> dict[str, str]:
+        """Start every wanted bundled server that is not running; return the env vars to export."""
+        with self._lock:
+            bundled = [name for name in self.want if name not in self.external]
+            if bundled:
+                self._setup(bundled)
+                atexit.register(self.stop)
+                try:
+                    self._start_many([self._servers[name] for name in bundled])
+                except BaseException:
+                    self.stop()
+                    raise
+            return self.env()
+
+    def stop(self) -> None:
+        """Stop everything this stack started and wait for it to exit. Data is kept."""
+        with self._lock:
+            atexit.unregister(self.stop)
+            if self._ctx is not None:
+                self._ctx.cancel.set()
+            servers = list(self._servers.values())
+            try:
+                for server in servers:  # signal all first so they shut down in parallel
+                    server.begin_stop()
+                for server in servers:
+                    server.finish_stop()
+            except KeyboardInterrupt:
+                # A second Ctrl-C while waiting: do not leave anything behind, just be quicker.
+                for server in servers:
+                    if server.proc is not None:
+                        kill_group(server.proc.pid)
+                for server in servers:
+                    server.finish_stop()
+                raise
+            if self._ctx is not None:
+                self._ctx.cancel.clear()
+
+    def stop_server(self, name: str) -> None:
+        """Stop one bundled server, keeping its data and its port for start_server()."""
+        with self._lock:
+            server = self._server(name)
+            server.begin_stop()
+            server.finish_stop()
+
+    def start_server(self, name: str) -> None:
+        """Start one bundled server again, on the same port and with the same data."""
+        with self._lock:
+            server = self._server(name)
+            server.start(time.monotonic() + self.start_timeout)
+
+    def env(self) -> dict[str, str]:
+        """The env vars of all wanted servers, bundled ones that were started and external ones."""
+        out: dict[str, str] = {}
+        for name in self.want:
+            if name in self.external:
+                out.update(self.external[name])
+            elif name in self._servers:
+                out.update(self._servers[name].env())
+        return out
+
+    def pids(self) -> dict[str, int]:
+        """Process ids of the bundled servers that are running now."""
+        return {
+            name: server.proc.pid
+            for name, server in self._servers.items()
+            if server.proc is not None and server.running
+        }
+
+    def create_database(self, name: str) -> str:
+        """CREATE DATABASE `name` if missing; return the URL of that database (same credentials)."""
+        import psycopg
+        from psycopg import errors, sql
+
+        admin_url = self.env().get("POSTGRES_URL")
+        if not admin_url:
+            raise RuntimeError("postgres is neither started nor given as POSTGRES_URL")
+        parts = urlsplit(admin_url)
+        # Accept SQLAlchemy style URLs (postgresql+psycopg://) but hand libpq a plain one.
+        plain = urlunsplit(parts._replace(scheme="postgresql"))
+        with psycopg.connect(plain, autocommit=True, connect_timeout=10) as conn:
+            exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone()
+            if not exists:
+                try:
+                    conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+                except errors.DuplicateDatabase:
+                    pass  # created concurrently
+        return urlunsplit(parts._replace(path="/" + name))
+
+    def __enter__(self) -> Stack:
+        self.start()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    # ----------------------------------------------------------------- internals
+
+    def _setup(self, bundled: list[str]) -> None:
+        if self._ctx is None:
+            self.root.mkdir(parents=True, exist_ok=True)
+            self._ctx = Context(
+                root=self.root,
+                ports=PortBook(self.root / "ports.json"),
+                secrets=_load_secrets(self.root / "secrets.json"),
+                fast=self.fast,
+            )
+        for name in bundled:
+            if name not in self._servers:
+                self._servers[name] = SERVERS[name](self._ctx)
+
+    def _server(self, name: str) -> BundledServer:
+        if name in self.external:
+            raise ValueError(f"{name} is external ({_EXTERNAL_MARKER[name]} is set); nothing to control")
+        if name not in self._servers:
+            raise ValueError(f"{name} is not a server of this stack (not wanted or not started yet)")
+        return self._servers[name]
+
+    def _start_many(self, servers: list[BundledServer]) -> None:
+        todo = [s for s in servers if not s.running]
+        if not todo:
+            return
+        deadline = time.monotonic() + self.start_timeout
+        assert self._ctx is not None
+        self._ctx.cancel.clear()
+        pool = ThreadPoolExecutor(max_workers=len(todo), thread_name_prefix="devstack-start")
+        try:
+            futures = [pool.submit(s.start, deadline) for s in todo]
+            errors = [f.exception() for f in futures]
+        except BaseException:  # Ctrl-C while waiting: make the workers give up, then clean up
+            self._ctx.cancel.set()
+            raise
+        finally:
+            pool.shutdown(wait=True, cancel_futures=True)
+        failed = [e for e in errors if e is not None]
+        if failed:
+            if len(failed) == 1:
+                raise failed[0]
+            raise ServerStartError("\n\n".join(str(e) for e in failed)) from failed[0]

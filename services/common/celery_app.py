@@ -1,0 +1,88 @@
+"""The Celery app factory: one queue per service, JSON only, late acks, bounded retries."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import structlog
+from celery import Celery, bootsteps, signals
+from kombu import Queue
+
+from .contracts import Contract
+from .settings import Settings
+
+
+def make_celery(settings: Settings, contract: Contract) -> Celery:
+    """Build the Celery app of a service; it can send to every queue and consumes its own."""
+    app = Celery(settings.service, broker=settings.broker_url, backend=settings.result_backend)
+    app.conf.update(
+        task_serializer="json",
+        result_serializer="json",
+        accept_content=["json"],
+        task_acks_late=True,
+        task_reject_on_worker_lost=True,
+        task_acks_on_failure_or_timeout=True,
+        task_queues=[Queue(q, routing_key=q) for q in contract.queues],
+        task_default_queue=settings.service,
+        task_create_missing_queues=False,
+        task_routes={name: {"queue": spec.queue} for name, spec in contract.tasks.items()},
+        task_soft_time_limit=settings.task_soft_time_limit,
+        task_time_limit=settings.task_time_limit,
+        task_ignore_result=True,
+        result_expires=3600,
+        worker_prefetch_multiplier=1,
+        worker_hijack_root_logger=False,
+        worker_send_task_events=True,
+        task_send_sent_event=False,
+        broker_connection_retry_on_startup=True,
+        broker_connection_timeout=3,
+        broker_transport_options={
+            # above the longest time limit, or a slow task is delivered again (DESIGN.md, traps)
+            "visibility_timeout": settings.broker_visibility_timeout,
+            "socket_connect_timeout": 3,
+            "socket_timeout": 10,
+            "retry_on_timeout": True,
+        },
+        result_backend_transport_options={"socket_connect_timeout": 3, "socket_timeout": 10},
+        redis_socket_connect_timeout=3,
+        redis_socket_timeout=10,
+        enable_utc=True,
+        timezone="Europe/Riga",
+        beat_scheduler="redbeat.RedBeatScheduler",
+        redbeat_redis_url=settings.broker_url,
+        redbeat_key_prefix="redbeat:pumpurs:",
+        redbeat_lock_timeout=300,
+    )
+    return app
+
+
+def install_outbox_relay(app: Celery, outbox_factory: Any, interval: float) -> None:
+    """Run the outbox relay thread inside every worker of this app."""
+    from .messaging import RelayThread
+
+    class OutboxRelay(bootsteps.StartStopStep):
+        requires = {"celery.worker.components:Pool"}
+
+        def __init__(self, worker: Any, **kwargs: Any) -> None:
+            self.thread: RelayThread | None = None
+
+        def start(self, worker: Any) -> None:
+            self.thread = RelayThread(outbox_factory(), interval)
+            self.thread.start()
+
+        def stop(self, worker: Any) -> None:
+            if self.thread:
+                self.thread.stop()
+
+    app.steps["worker"].add(OutboxRelay)
+
+
+@signals.task_prerun.connect
+def _bind_task_context(task_id: str | None = None, task: Any = None, **_: Any) -> None:
+    structlog.contextvars.clear_contextvars()
+    structlog.contextvars.bind_contextvars(task_id=task_id, task=getattr(task, "name", None))
+
+
+@signals.task_postrun.connect
+def _clear_task_context(**_: Any) -> None:
+    structlog.contextvars.clear_contextvars()

@@ -1,0 +1,70 @@
+"""structlog JSON logs carrying the request id and task id; personal codes are masked."""
+
+from __future__ import annotations
+
+import logging
+import re
+import sys
+from typing import Any
+
+import structlog
+
+# Latvian personal codes (DDMMYY-XXXXX or 11 digits, new 32.. format too) never reach a log line
+_PERSONAL_CODE = re.compile(r"(?<!\d)\d{6}-?\d{5}(?!\d)")
+
+
+def _mask(value: Any) -> Any:
+    if isinstance(value, str):
+        return _PERSONAL_CODE.sub("***********", value)
+    if isinstance(value, dict):
+        return {k: _mask(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return type(value)(_mask(v) for v in value)
+    return value
+
+
+def mask_personal_codes(_logger: Any, _method: str, event_dict: dict[str, Any]) -> dict[str, Any]:
+    return {k: _mask(v) for k, v in event_dict.items()}
+
+
+_configured = False
+
+
+def configure_logging(service: str, fmt: str = "json", level: str = "INFO") -> None:
+    """Configure structlog and the stdlib root logger once per process."""
+    global _configured
+    if _configured:
+        return
+    _configured = True
+    shared: list[Any] = [
+        structlog.contextvars.merge_contextvars,
+        structlog.stdlib.add_log_level,
+        structlog.stdlib.add_logger_name,
+        structlog.processors.TimeStamper(fmt="iso", utc=True),
+        structlog.processors.format_exc_info,
+        mask_personal_codes,
+    ]
+    renderer: Any = (
+        structlog.processors.JSONRenderer() if fmt == "json" else structlog.dev.ConsoleRenderer()
+    )
+    structlog.configure(
+        processors=[*shared, structlog.stdlib.ProcessorFormatter.wrap_for_formatter],
+        logger_factory=structlog.stdlib.LoggerFactory(),
+        wrapper_class=structlog.stdlib.BoundLogger,
+        cache_logger_on_first_use=True,
+    )
+    formatter = structlog.stdlib.ProcessorFormatter(
+        foreign_pre_chain=shared,
+        processors=[
+            structlog.stdlib.ProcessorFormatter.remove_processors_meta,
+            lambda _l, _m, ev: {"service": service, **ev},
+            renderer,
+        ],
+    )
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(formatter)
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level.upper())
+    for noisy in ("werkzeug",):
+        logging.getLogger(noisy).setLevel(logging.WARNING)

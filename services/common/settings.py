@@ -1,0 +1,84 @@
+"""Typed settings, read once from the environment."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any
+
+from environs import Env
+
+SERVICES = ("identity", "plans", "documents", "finance", "notifications")
+
+
+@dataclass(frozen=True)
+class Settings:
+    """What every service needs; a service subclasses it for its own values."""
+
+    service: str
+    database_url: str
+    broker_url: str
+    result_backend: str
+    jwt_issuer: str
+    jwt_audience: str
+    jwks_url: str
+    log_format: str = "json"
+    log_level: str = "INFO"
+    # seconds; the Redis visibility timeout must exceed the longest task time limit (DESIGN.md, traps)
+    task_soft_time_limit: int = 120
+    task_time_limit: int = 150
+    broker_visibility_timeout: int = 600
+    task_max_retries: int = 8
+    task_retry_backoff: float = 1.0  # seconds before the first retry; doubles each time
+    outbox_relay_interval: float = 1.0
+    jwks_cache_seconds: int = 300
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def replace(self, **changes: Any) -> Settings:
+        """Return a copy with some values changed (tests and CLIs)."""
+        return dataclasses.replace(self, **changes)
+
+
+def _sqlalchemy_url(url: str) -> str:
+    # one driver everywhere: psycopg 3
+    for prefix in ("postgresql://", "postgres://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix) :]
+    return url
+
+
+def read_env() -> Env:
+    env = Env()
+    env.read_env(override=False)  # a .env file never wins over the real environment
+    return env
+
+
+def common_values(service: str, env: Env | None = None, *, database: bool = True) -> dict[str, Any]:
+    """Read the values shared by every service from the environment."""
+    env = env or read_env()
+    prefix = service.upper()
+    redis_url = env.str("REDIS_URL", "redis://127.0.0.1:6379/0")
+    identity_url = env.str("IDENTITY_PUBLIC_URL", "http://127.0.0.1:8001")
+    return dict(
+        service=service,
+        database_url=_sqlalchemy_url(env.str(f"{prefix}_DATABASE_URL")) if database else "",
+        broker_url=env.str("CELERY_BROKER_URL", redis_url),
+        result_backend=env.str("CELERY_RESULT_BACKEND", redis_url),
+        jwt_issuer=env.str("JWT_ISSUER", identity_url),
+        jwt_audience=env.str("JWT_AUDIENCE", "pumpurs"),
+        jwks_url=env.str("JWKS_URL", identity_url.rstrip("/") + "/.well-known/jwks.json"),
+        log_format=env.str("LOG_FORMAT", "json"),
+        log_level=env.str("LOG_LEVEL", "INFO"),
+        task_soft_time_limit=env.int("TASK_SOFT_TIME_LIMIT", 120),
+        task_time_limit=env.int("TASK_TIME_LIMIT", 150),
+        broker_visibility_timeout=env.int("BROKER_VISIBILITY_TIMEOUT", 600),
+        task_max_retries=env.int("TASK_MAX_RETRIES", 8),
+        task_retry_backoff=env.float("TASK_RETRY_BACKOFF", 1.0),
+        outbox_relay_interval=env.float("OUTBOX_RELAY_INTERVAL", 1.0),
+        jwks_cache_seconds=env.int("JWKS_CACHE_SECONDS", 300),
+    )
+
+
+def load_settings(service: str) -> Settings:
+    """Build the settings of a service that has nothing of its own."""
+    return Settings(**common_values(service))

@@ -1,0 +1,1 @@
+"""documents service: built by its own issue; this package reserves its place."""

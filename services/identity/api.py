@@ -1,0 +1,375 @@
+"""Identity's HTTP API: login and tokens, the JWKS, tenants, schools, users and their roles."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from flask import current_app, jsonify
+from flask.views import MethodView
+from flask_smorest import Blueprint
+
+from services.common.auth import PLATFORM_ADMIN, current_principal, require_auth, require_roles
+from services.common.errors import ApiError
+from services.common.pagination import paginate
+from services.common.revocation import RevocationList
+from services.common.runtime import ServiceRuntime
+
+from . import admin, keys, sessions
+from .models import User
+from .passwords import verify_password
+from .schemas import (
+    GrantCreateSchema,
+    GrantSchema,
+    KeySchema,
+    LoginSchema,
+    LogoutSchema,
+    MeSchema,
+    PasswordChangeSchema,
+    RefreshSchema,
+    SchoolCreateSchema,
+    SchoolSchema,
+    SchoolUpdateSchema,
+    SessionsEndedSchema,
+    TenantCreateSchema,
+    TenantListArgs,
+    TenantPage,
+    TenantSchema,
+    TenantUpdateSchema,
+    TokenSchema,
+    UserCreateSchema,
+    UserListArgs,
+    UserPage,
+    UserSchema,
+    UserUpdateSchema,
+)
+from .settings import IdentitySettings
+
+BEARER = [{"bearerAuth": []}]
+
+auth_blp = Blueprint("auth", __name__, url_prefix="/auth", description="Login, tokens and sessions.")
+keys_blp = Blueprint("keys", __name__, description="Token signing keys (JWKS).")
+tenants_blp = Blueprint("tenants", __name__, description="Municipalities, vocational schools and their schools.")
+users_blp = Blueprint("users", __name__, url_prefix="/users", description="Users and their role grants.")
+
+
+def rt() -> ServiceRuntime:
+    return current_app.extensions["runtime"]
+
+
+def settings() -> IdentitySettings:
+    return current_app.extensions["settings"]
+
+
+def revocations() -> RevocationList:
+    return current_app.extensions["revocations"]
+
+
+def _tokens(pair: sessions.TokenPair) -> dict[str, Any]:
+    return {"access_token": pair.access_token, "refresh_token": pair.refresh_token,
+            "token_type": pair.token_type, "expires_in": pair.expires_in}
+
+
+# ---- auth ---------------------------------------------------------------------------------------
+
+
+@auth_blp.route("/login")
+class Login(MethodView):
+    @auth_blp.arguments(LoginSchema)
+    @auth_blp.response(200, TokenSchema)
+    @auth_blp.alt_response(401, description="Wrong e-mail or password")
+    @auth_blp.alt_response(423, description="Locked after too many failed logins")
+    def post(self, data: dict[str, Any]) -> dict[str, Any]:
+        """Log in with e-mail and password; get an access token and a refresh token."""
+        with rt().db.transaction() as session:
+            result = sessions.login(session, settings(), data["email"], data["password"])
+        if isinstance(result, ApiError):
+            raise result
+        return _tokens(result)
+
+
+@auth_blp.route("/refresh")
+class Refresh(MethodView):
+    @auth_blp.arguments(RefreshSchema)
+    @auth_blp.response(200, TokenSchema)
+    def post(self, data: dict[str, Any]) -> dict[str, Any]:
+        """Trade a refresh token for new tokens; each refresh token works once."""
+        ended: list[str] = []
+        with rt().db.transaction() as session:
+            result = sessions.refresh(session, settings(), data["refresh_token"], ended)
+        if ended:
+            revocations().revoke(ended, settings().access_token_ttl)
+        if isinstance(result, ApiError):
+            raise result
+        return _tokens(result)
+
+
+@auth_blp.route("/logout")
+class Logout(MethodView):
+    @auth_blp.arguments(LogoutSchema)
+    @auth_blp.response(204)
+    @auth_blp.doc(security=BEARER)
+    @require_auth
+    def post(self, data: dict[str, Any]) -> None:
+        """End the current session: its refresh token and its access tokens stop working."""
+        principal = current_principal()
+        if principal.session_id:
+            with rt().db.transaction() as session:
+                sessions.end_session(session, uuid.UUID(principal.session_id), "logout")
+            revocations().revoke([principal.session_id], settings().access_token_ttl)
+
+
+@auth_blp.route("/me")
+class Me(MethodView):
+    @auth_blp.response(200, MeSchema)
+    @auth_blp.doc(security=BEARER)
+    @require_auth
+    def get(self) -> Any:
+        """Who am I: profile and role grants."""
+        principal = current_principal()
+        with rt().db.transaction() as session:
+            user = session.get(User, uuid.UUID(principal.user_id))
+            if user is None or not user.active:
+                raise ApiError(401, "invalid_token", "The user no longer exists or is inactive.")
+            return {**{c: getattr(user, c) for c in ("id", "email", "full_name", "language", "tenant_id")},
+                    "region": principal.region, "grants": list(user.grants)}
+
+
+@auth_blp.route("/password")
+class Password(MethodView):
+    @auth_blp.arguments(PasswordChangeSchema)
+    @auth_blp.response(204)
+    @auth_blp.doc(security=BEARER)
+    @require_auth
+    def post(self, data: dict[str, Any]) -> None:
+        """Change your own password; your other sessions end."""
+        principal = current_principal()
+        with rt().db.transaction() as session:
+            user = session.get(User, uuid.UUID(principal.user_id))
+            if user is None or not verify_password(user.password_hash, data["current_password"]):
+                raise ApiError(403, "wrong_password", "The current password is wrong.",
+                               detail_lv="Pašreizējā parole ir nepareiza.")
+            admin._check_password(settings(), data["new_password"])
+            from .passwords import hash_password
+
+            user.password_hash = hash_password(data["new_password"])
+            ended = [s for s in sessions.end_user_sessions(session, user.id, "password_changed")
+                     if s != principal.session_id]
+        revocations().revoke(ended, settings().access_token_ttl)
+
+
+# ---- keys ---------------------------------------------------------------------------------------
+
+
+@keys_blp.route("/.well-known/jwks.json")
+class Jwks(MethodView):
+    @keys_blp.response(200)
+    def get(self) -> Any:
+        """The public keys that verify access tokens (current and recently retired)."""
+        with rt().db.transaction() as session:
+            body = keys.jwks(session)
+        resp = jsonify(body)
+        resp.headers["Cache-Control"] = "public, max-age=60"
+        return resp
+
+
+@keys_blp.route("/keys")
+class Keys(MethodView):
+    @keys_blp.response(200, KeySchema(many=True))
+    @keys_blp.doc(security=BEARER)
+    @require_roles(PLATFORM_ADMIN)
+    def get(self) -> Any:
+        """List signing keys that still verify tokens."""
+        with rt().db.transaction() as session:
+            return keys.verifying_keys(session)
+
+
+@keys_blp.route("/keys/rotate")
+class Rotate(MethodView):
+    @keys_blp.response(201, KeySchema)
+    @keys_blp.doc(security=BEARER)
+    @require_roles(PLATFORM_ADMIN)
+    def post(self) -> Any:
+        """Sign with a new key from now on; tokens signed by the old one stay valid until they expire."""
+        with rt().db.transaction() as session:
+            return keys.rotate(session, settings().access_token_ttl, settings().key_retire_grace)
+
+
+# ---- tenants and schools ------------------------------------------------------------------------
+
+
+@tenants_blp.route("/tenants")
+class Tenants(MethodView):
+    @tenants_blp.arguments(TenantListArgs, location="query")
+    @tenants_blp.response(200, TenantPage)
+    @tenants_blp.doc(security=BEARER)
+    @require_auth
+    def get(self, args: dict[str, Any]) -> Any:
+        """List the tenants you can see (filter by region, kind, name)."""
+        principal = current_principal()
+        with rt().db.transaction() as session:
+            page = paginate(session, admin.tenants_query(principal, args), args["page"], args["page_size"])
+            return page
+
+    @tenants_blp.arguments(TenantCreateSchema)
+    @tenants_blp.response(201, TenantSchema)
+    @tenants_blp.doc(security=BEARER)
+    @require_roles(PLATFORM_ADMIN)
+    def post(self, data: dict[str, Any]) -> Any:
+        """Create a municipality or a state vocational school (platform admin)."""
+        with rt().db.transaction() as session:
+            tenant = admin.create_tenant(session, rt().outbox, current_principal(), data)
+            return tenant
+
+
+@tenants_blp.route("/tenants/<uuid:tenant_id>")
+class TenantById(MethodView):
+    @tenants_blp.response(200, TenantSchema)
+    @tenants_blp.doc(security=BEARER)
+    @require_auth
+    def get(self, tenant_id: uuid.UUID) -> Any:
+        """Read a tenant with its schools."""
+        with rt().db.transaction() as session:
+            return admin.visible_tenant(session, current_principal(), tenant_id)
+
+    @tenants_blp.arguments(TenantUpdateSchema)
+    @tenants_blp.response(200, TenantSchema)
+    @tenants_blp.doc(security=BEARER)
+    @require_auth
+    def patch(self, data: dict[str, Any], tenant_id: uuid.UUID) -> Any:
+        """Change a tenant's name, region, number of students or activity (platform admin)."""
+        with rt().db.transaction() as session:
+            tenant = admin.update_tenant(session, rt().outbox, current_principal(), tenant_id, data)
+            return tenant
+
+
+@tenants_blp.route("/tenants/<uuid:tenant_id>/schools")
+class TenantSchools(MethodView):
+    @tenants_blp.response(200, SchoolSchema(many=True))
+    @tenants_blp.doc(security=BEARER)
+    @require_auth
+    def get(self, tenant_id: uuid.UUID) -> Any:
+        """List the schools of a tenant."""
+        with rt().db.transaction() as session:
+            return admin.visible_tenant(session, current_principal(), tenant_id).schools
+
+    @tenants_blp.arguments(SchoolCreateSchema)
+    @tenants_blp.response(201, SchoolSchema)
+    @tenants_blp.doc(security=BEARER)
+    @require_auth
+    def post(self, data: dict[str, Any], tenant_id: uuid.UUID) -> Any:
+        """Add a municipal school under a municipality."""
+        with rt().db.transaction() as session:
+            school = admin.create_school(session, rt().outbox, current_principal(), tenant_id, data)
+            return school
+
+
+@tenants_blp.route("/schools/<uuid:school_id>")
+class SchoolById(MethodView):
+    @tenants_blp.arguments(SchoolUpdateSchema)
+    @tenants_blp.response(200, SchoolSchema)
+    @tenants_blp.doc(security=BEARER)
+    @require_auth
+    def patch(self, data: dict[str, Any], school_id: uuid.UUID) -> Any:
+        """Change a school's name, number of students or activity."""
+        with rt().db.transaction() as session:
+            school = admin.update_school(session, rt().outbox, current_principal(), school_id, data)
+            return school
+
+
+# ---- users --------------------------------------------------------------------------------------
+
+
+@users_blp.route("")
+class Users(MethodView):
+    @users_blp.arguments(UserListArgs, location="query")
+    @users_blp.response(200, UserPage)
+    @users_blp.doc(security=BEARER)
+    @require_auth
+    def get(self, args: dict[str, Any]) -> Any:
+        """List the users you administer or read (filter by tenant, school, role, name)."""
+        with rt().db.transaction() as session:
+            query = admin.users_query(current_principal(), args)
+            return paginate(session, query, args["page"], args["page_size"])
+
+    @users_blp.arguments(UserCreateSchema)
+    @users_blp.response(201, UserSchema)
+    @users_blp.doc(security=BEARER)
+    @require_auth
+    def post(self, data: dict[str, Any]) -> Any:
+        """Create a user with an initial password and role grants, within your scope."""
+        with rt().db.transaction() as session:
+            user = admin.create_user(session, rt().outbox, settings(), current_principal(), data)
+            return user
+
+
+@users_blp.route("/<uuid:user_id>")
+class UserById(MethodView):
+    @users_blp.response(200, UserSchema)
+    @users_blp.doc(security=BEARER)
+    @require_auth
+    def get(self, user_id: uuid.UUID) -> Any:
+        """Read a user and their role grants."""
+        with rt().db.transaction() as session:
+            return admin.visible_user(session, current_principal(), user_id)
+
+    @users_blp.arguments(UserUpdateSchema)
+    @users_blp.response(200, UserSchema)
+    @users_blp.doc(security=BEARER)
+    @require_auth
+    def patch(self, data: dict[str, Any], user_id: uuid.UUID) -> Any:
+        """Change a user's name, language, password or activity; deactivation ends their sessions."""
+        with rt().db.transaction() as session:
+            user, ended = admin.update_user(session, rt().outbox, settings(), current_principal(), user_id, data)
+        revocations().revoke(ended, settings().access_token_ttl)
+        return user
+
+
+@users_blp.route("/<uuid:user_id>/roles")
+class UserRoles(MethodView):
+    @users_blp.arguments(GrantCreateSchema)
+    @users_blp.response(201, GrantSchema)
+    @users_blp.doc(security=BEARER)
+    @require_auth
+    def post(self, data: dict[str, Any], user_id: uuid.UUID) -> Any:
+        """Grant a role in a scope (region, tenant or school), within what your role may grant."""
+        with rt().db.transaction() as session:
+            return admin.grant_role(session, rt().outbox, current_principal(), user_id, data)
+
+
+@users_blp.route("/<uuid:user_id>/roles/<uuid:grant_id>")
+class UserRole(MethodView):
+    @users_blp.response(204)
+    @users_blp.doc(security=BEARER)
+    @require_auth
+    def delete(self, user_id: uuid.UUID, grant_id: uuid.UUID) -> None:
+        """Take a role grant away."""
+        with rt().db.transaction() as session:
+            admin.revoke_role(session, rt().outbox, current_principal(), user_id, grant_id)
+
+
+@users_blp.route("/<uuid:user_id>/unlock")
+class UserUnlock(MethodView):
+    @users_blp.response(200, UserSchema)
+    @users_blp.doc(security=BEARER)
+    @require_auth
+    def post(self, user_id: uuid.UUID) -> Any:
+        """Lift a lockout after failed logins."""
+        with rt().db.transaction() as session:
+            return admin.unlock_user(session, current_principal(), user_id)
+
+
+@users_blp.route("/<uuid:user_id>/sessions/revoke")
+class UserSessionsRevoke(MethodView):
+    @users_blp.response(200, SessionsEndedSchema)
+    @users_blp.doc(security=BEARER)
+    @require_auth
+    def post(self, user_id: uuid.UUID) -> Any:
+        """End every session of a user at once (a lost device, a leaving employee)."""
+        with rt().db.transaction() as session:
+            ended = admin.end_sessions(session, current_principal(), user_id)
+        revocations().revoke(ended, settings().access_token_ttl)
+        return {"ended": len(ended)}
+
+
+BLUEPRINTS = (auth_blp, keys_blp, tenants_blp, users_blp)

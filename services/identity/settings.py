@@ -1,0 +1,32 @@
+"""Identity's own settings, on top of the common ones."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from services.common.settings import Settings, common_values, read_env
+
+
+@dataclass(frozen=True)
+class IdentitySettings(Settings):
+    access_token_ttl: int = 900  # seconds
+    refresh_token_ttl: int = 14 * 24 * 3600
+    lockout_threshold: int = 5  # failed logins in a row before the account locks
+    lockout_seconds: int = 900
+    password_min_length: int = 12
+    # a retired signing key stays in the JWKS until every token it signed has expired
+    key_retire_grace: int = 60
+
+
+def load_identity_settings() -> IdentitySettings:
+    env = read_env()
+    values = common_values("identity", env)
+    return IdentitySettings(
+        **values,
+        access_token_ttl=env.int("IDENTITY_ACCESS_TOKEN_TTL", 900),
+        refresh_token_ttl=env.int("IDENTITY_REFRESH_TOKEN_TTL", 14 * 24 * 3600),
+        lockout_threshold=env.int("IDENTITY_LOCKOUT_THRESHOLD", 5),
+        lockout_seconds=env.int("IDENTITY_LOCKOUT_SECONDS", 900),
+        password_min_length=env.int("IDENTITY_PASSWORD_MIN_LENGTH", 12),
+        key_retire_grace=env.int("IDENTITY_KEY_RETIRE_GRACE", 60),
+    )
