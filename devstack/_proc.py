@@ -51,9 +51,7 @@ class _Spawner:
     """
 
     def __init__(self) -> None:
-        self._queue: queue.SimpleQueue[tuple[Sequence[str], dict[str, Any], Future[Any]]] = (
-            queue.SimpleQueue()
-        )
+        self._queue: queue.SimpleQueue[tuple[Sequence[str], dict[str, Any], Future[Any]]] = queue.SimpleQueue()
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
 
@@ -249,9 +247,7 @@ class PortBook:
 
     def _usable(self, port: int, offset: int | None) -> bool:
         wanted: Iterable[int] = (port,) if not offset else (port, port + offset)
-        return all(
-            p <= 65535 and _handed_out.get(p, self.path) == self.path and port_is_free(p) for p in wanted
-        )
+        return all(p <= 65535 and _handed_out.get(p, self.path) == self.path and port_is_free(p) for p in wanted)
 
 
 def listening_ports(pid: int) -> set[int]:

@@ -8,6 +8,7 @@ A URL already present in the environment means "use that external server" and al
 from __future__ import annotations
 
 import atexit
+import fcntl
 import json
 import os
 import secrets
@@ -20,10 +21,11 @@ from pathlib import Path
 from types import TracebackType
 from urllib.parse import urlsplit, urlunsplit
 
-from ._bundled import SERVERS, BundledServer, Context
+from ._base import BundledServer, Context
+from ._bundled import SERVERS
 from ._proc import PortBook, ServerStartError, kill_group, write_atomic
 
-__all__ = ["Stack", "ServerStartError", "ALL_SERVERS", "ENV_VARS"]
+__all__ = ["ALL_SERVERS", "ENV_VARS", "ServerStartError", "Stack"]
 
 ALL_SERVERS = ("postgres", "redis", "s3", "smtp")
 
@@ -42,19 +44,22 @@ ENV_VARS: dict[str, tuple[str, ...]] = {
 }
 
 
+def _random(alphabet: str, length: int) -> str:
+    return "".join(secrets.choice(alphabet) for _ in range(length))
+
+
 def _load_secrets(path: Path) -> dict[str, str]:
     """Credentials for the bundled servers, generated once per root and reused on every restart."""
     try:
         data: dict[str, str] = json.loads(path.read_text())
     except (OSError, ValueError):
         data = {}
-    alnum = string.ascii_letters + string.digits
     wanted = {
-        "postgres_password": lambda: secrets.token_urlsafe(24),
-        "s3_access_key": lambda: "".join(secrets.choice(string.ascii_uppercase + string.digits) for _ in range(20)),
-        "s3_secret_key": lambda: "".join(secrets.choice(alnum) for _ in range(40)),
+        "postgres_password": (string.ascii_letters + string.digits, 32),
+        "s3_access_key": (string.ascii_uppercase + string.digits, 20),
+        "s3_secret_key": (string.ascii_letters + string.digits, 40),
     }
-    missing = {key: make() for key, make in wanted.items() if not data.get(key)}
+    missing = {key: _random(*spec) for key, spec in wanted.items() if not data.get(key)}
     if missing:
         data.update(missing)
         write_atomic(path, json.dumps(data, indent=1).encode(), mode=0o600)
@@ -96,6 +101,8 @@ class Stack:
         self._servers: dict[str, BundledServer] = {}
         self._ctx: Context | None = None
         self._lock = threading.RLock()
+        self._atexit_armed = False
+        self._root_lock: int | None = None
 
     # ----------------------------------------------------------------- public API
 
@@ -105,7 +112,7 @@ class Stack:
             bundled = [name for name in self.want if name not in self.external]
             if bundled:
                 self._setup(bundled)
-                atexit.register(self.stop)
+                self._arm_atexit()
                 try:
                     self._start_many([self._servers[name] for name in bundled])
                 except BaseException:
@@ -117,6 +124,7 @@ class Stack:
         """Stop everything this stack started and wait for it to exit. Data is kept."""
         with self._lock:
             atexit.unregister(self.stop)
+            self._atexit_armed = False
             if self._ctx is not None:
                 self._ctx.cancel.set()
             servers = list(self._servers.values())
@@ -135,6 +143,9 @@ class Stack:
                 raise
             if self._ctx is not None:
                 self._ctx.cancel.clear()
+            if self._root_lock is not None:
+                os.close(self._root_lock)
+                self._root_lock = None
 
     def stop_server(self, name: str) -> None:
         """Stop one bundled server, keeping its data and its port for start_server()."""
@@ -147,6 +158,8 @@ class Stack:
         """Start one bundled server again, on the same port and with the same data."""
         with self._lock:
             server = self._server(name)
+            self._take_root_lock()
+            self._arm_atexit()
             server.start(time.monotonic() + self.start_timeout)
 
     def env(self) -> dict[str, str]:
@@ -210,9 +223,32 @@ class Stack:
                 secrets=_load_secrets(self.root / "secrets.json"),
                 fast=self.fast,
             )
+        self._take_root_lock()
         for name in bundled:
             if name not in self._servers:
                 self._servers[name] = SERVERS[name](self._ctx)
+
+    def _take_root_lock(self) -> None:
+        """One live stack per root. The lock dies with its process, so a root whose lock is free
+        but which still has server processes was left by a crash, and those are fair to kill."""
+        if self._root_lock is not None:
+            return
+        fd = os.open(self.root / "devstack.lock", os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            owner = os.read(fd, 32).decode(errors="replace").strip() or "?"
+            os.close(fd)
+            raise RuntimeError(f"{self.root} is in use by another running devstack (pid {owner})") from None
+        os.ftruncate(fd, 0)
+        os.write(fd, f"{os.getpid()}\n".encode())
+        self._root_lock = fd
+
+    def _arm_atexit(self) -> None:
+        # Also covers an uncaught KeyboardInterrupt in the caller: the interpreter exits normally.
+        if not self._atexit_armed:
+            atexit.register(self.stop)
+            self._atexit_armed = True
 
     def _server(self, name: str) -> BundledServer:
         if name in self.external:

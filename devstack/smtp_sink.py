@@ -53,9 +53,8 @@ class FileSink:
         if isinstance(content, str):
             content = content.encode("utf-8", "surrogateescape")
         header = (
-            f"X-Envelope-From: {envelope.mail_from}\r\n"
-            f"X-Envelope-To: {', '.join(envelope.rcpt_tos)}\r\n"
-        ).encode("utf-8")
+            f"X-Envelope-From: {envelope.mail_from}\r\nX-Envelope-To: {', '.join(envelope.rcpt_tos)}\r\n"
+        ).encode()
         name = f"{self._seq:010d}.eml"
         self._seq += 1
         tmp = self.directory / f".{name}.tmp"

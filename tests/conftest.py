@@ -11,19 +11,32 @@ import psycopg
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
+TEST_ROOT = REPO / ".var" / "test"
+
+
+def log_path(name: str) -> Path:
+    """Where a test's subprocess logs go; kept after the run for a look when something failed."""
+    path = TEST_ROOT / "logs" / f"{name}-{os.getpid()}.log"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return path
 
 
 @pytest.fixture(scope="session")
 def stack() -> Iterator[object]:
     """PostgreSQL, Redis, S3 and an SMTP sink: bundled under .var/test, or the ones the env names."""
+    import shutil
+
     from devstack import Stack
 
-    s = Stack(REPO / ".var" / "test", fast=True)
+    # one root per test session, so two sessions (a developer's and a helper's) never share servers
+    root = TEST_ROOT / f"session-{os.getpid()}"
+    s = Stack(root, fast=True)
     s.start()
     try:
         yield s
     finally:
         s.stop()
+        shutil.rmtree(root, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")

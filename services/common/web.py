@@ -91,6 +91,7 @@ def create_base_app(
     )
     app.extensions["settings"] = settings
     api = PlatformApi(app)
+    app.extensions["api"] = api
     register_error_handlers(app)
     _install_request_context(app, settings.service)
 

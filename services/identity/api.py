@@ -153,8 +153,11 @@ class Password(MethodView):
             from .passwords import hash_password
 
             user.password_hash = hash_password(data["new_password"])
-            ended = [s for s in sessions.end_user_sessions(session, user.id, "password_changed")
-                     if s != principal.session_id]
+            # the session that changed the password goes on: its refresh token must keep working
+            ended = sessions.end_user_sessions(
+                session, user.id, "password_changed",
+                keep=uuid.UUID(principal.session_id) if principal.session_id else None,
+            )
         revocations().revoke(ended, settings().access_token_ttl)
 
 

@@ -115,6 +115,17 @@ class RefreshSession(Base):
     revoked_reason: Mapped[str | None] = mapped_column(String(40))
 
 
+class UsedRefreshToken(Base):
+    """A refresh token already traded in; presenting it again means it leaked, so its session ends."""
+
+    __tablename__ = "used_refresh_tokens"
+
+    token_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    session_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("refresh_sessions.id", ondelete="CASCADE"),
+                                                  index=True)
+    used_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
 class SigningKey(Base):
     __tablename__ = "signing_keys"
 

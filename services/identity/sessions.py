@@ -17,7 +17,7 @@ from services.common.db import utcnow
 from services.common.errors import ApiError, Unauthenticated
 
 from . import keys
-from .models import AuditEvent, RefreshSession, SigningKey, User
+from .models import AuditEvent, RefreshSession, SigningKey, UsedRefreshToken, User
 from .passwords import hash_password, needs_rehash, verify_password
 from .settings import IdentitySettings
 
@@ -132,6 +132,11 @@ def refresh(session: Session, settings: IdentitySettings, refresh_token: str,
         reused = session.execute(
             select(RefreshSession).where(RefreshSession.previous_hash == digest).with_for_update()
         ).scalars().first()
+        if reused is None:  # a token from further back in the session's rotations
+            reused = session.execute(
+                select(RefreshSession).join(UsedRefreshToken, UsedRefreshToken.session_id == RefreshSession.id)
+                .where(UsedRefreshToken.token_hash == digest).with_for_update(of=RefreshSession)
+            ).scalars().first()
         if reused is not None and reused.revoked_at is None:
             reused.revoked_at, reused.revoked_reason = now, "reuse_detected"
             revoke_sids.append(str(reused.id))
@@ -142,6 +147,7 @@ def refresh(session: Session, settings: IdentitySettings, refresh_token: str,
     if user is None or not user.active:
         return Unauthenticated("The session has ended; log in again.", code="refresh_token_invalid")
     new = secrets.token_urlsafe(32)
+    session.add(UsedRefreshToken(token_hash=rs.token_hash, session_id=rs.id, used_at=now))
     rs.previous_hash, rs.token_hash, rs.rotated_at = rs.token_hash, _hash(new), now
     return TokenPair(access_token(session, settings, user, rs.id, now), new, settings.access_token_ttl, rs.id)
 
@@ -154,11 +160,13 @@ def end_session(session: Session, sid: uuid.UUID, reason: str) -> bool:
     return bool(result.rowcount)  # type: ignore[attr-defined]
 
 
-def end_user_sessions(session: Session, user_id: uuid.UUID, reason: str) -> list[str]:
-    """Revoke every open session of a user; returns their ids for the shared revocation list."""
-    sids = list(session.execute(
-        select(RefreshSession.id).where(RefreshSession.user_id == user_id, RefreshSession.revoked_at.is_(None))
-    ).scalars())
+def end_user_sessions(session: Session, user_id: uuid.UUID, reason: str,
+                      keep: uuid.UUID | None = None) -> list[str]:
+    """Revoke every open session of a user but `keep`; returns their ids for the shared revocation list."""
+    query = select(RefreshSession.id).where(RefreshSession.user_id == user_id, RefreshSession.revoked_at.is_(None))
+    if keep is not None:
+        query = query.where(RefreshSession.id != keep)
+    sids = list(session.execute(query).scalars())
     if sids:
         session.execute(
             update(RefreshSession).where(RefreshSession.id.in_(sids))

@@ -64,13 +64,13 @@ def _minio(env: dict[str, str], with_keys: bool = True):  # type: ignore[no-unty
 
 
 @pytest.fixture(scope="module")
-def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+def bundled(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     with Stack(tmp_path_factory.mktemp("stack"), env={}, fast=True) as s:
         yield s
 
 
-def test_env_vars(stack: Stack) -> None:
-    env = stack.env()
+def test_env_vars(bundled: Stack) -> None:
+    env = bundled.env()
     assert set(env) == {
         "POSTGRES_URL", "REDIS_URL", "S3_ENDPOINT_URL", "S3_ACCESS_KEY", "S3_SECRET_KEY",
         "SMTP_HOST", "SMTP_PORT", "SMTP_SINK_DIR",
@@ -78,21 +78,21 @@ def test_env_vars(stack: Stack) -> None:
     assert env["POSTGRES_URL"].startswith("postgresql://postgres:")
     assert env["POSTGRES_URL"].endswith("/postgres")
     assert env["REDIS_URL"].startswith("redis://127.0.0.1:")
-    assert stack.start() == env  # idempotent
-    assert Path(env["SMTP_SINK_DIR"]).is_relative_to(stack.root)
+    assert bundled.start() == env  # idempotent
+    assert Path(env["SMTP_SINK_DIR"]).is_relative_to(bundled.root)
 
 
-def test_postgres_query_and_create_database(stack: Stack) -> None:
+def test_postgres_query_and_create_database(bundled: Stack) -> None:
     import psycopg
 
-    env = stack.env()
+    env = bundled.env()
     with psycopg.connect(env["POSTGRES_URL"]) as conn:
         assert conn.execute("SELECT 41 + 1").fetchone() == (42,)
         assert conn.execute("SHOW listen_addresses").fetchone() == ("127.0.0.1",)
 
-    url = stack.create_database("app_test")
+    url = bundled.create_database("app_test")
     assert url == env["POSTGRES_URL"].rsplit("/", 1)[0] + "/app_test"
-    assert stack.create_database("app_test") == url  # already there: no error
+    assert bundled.create_database("app_test") == url  # already there: no error
     with psycopg.connect(url) as conn:
         assert conn.execute("SELECT current_database()").fetchone() == ("app_test",)
 
@@ -102,10 +102,10 @@ def test_postgres_query_and_create_database(stack: Stack) -> None:
         psycopg.connect(bad, connect_timeout=5).close()
 
 
-def test_redis_set_get_and_config(stack: Stack) -> None:
+def test_redis_set_get_and_config(bundled: Stack) -> None:
     import redis
 
-    client = redis.Redis.from_url(stack.env()["REDIS_URL"])
+    client = redis.Redis.from_url(bundled.env()["REDIS_URL"])
     client.set("greeting", "hello")
     assert client.get("greeting") == b"hello"
     assert client.config_get("appendonly") == {"appendonly": "yes"}
@@ -114,10 +114,10 @@ def test_redis_set_get_and_config(stack: Stack) -> None:
     client.close()
 
 
-def test_s3_roundtrip_and_anonymous_refused(stack: Stack) -> None:
+def test_s3_roundtrip_and_anonymous_refused(bundled: Stack) -> None:
     from minio.error import S3Error
 
-    env = stack.env()
+    env = bundled.env()
     client = _minio(env)
     client.make_bucket("devstack-test")
     client.put_object("devstack-test", "dir/hello.txt", io.BytesIO(b"hello s3"), 8)
@@ -144,8 +144,8 @@ def test_s3_roundtrip_and_anonymous_refused(stack: Stack) -> None:
     assert info.value.code == "BucketNotEmpty"
 
 
-def test_smtp_roundtrip(stack: Stack) -> None:
-    env = stack.env()
+def test_smtp_roundtrip(bundled: Stack) -> None:
+    env = bundled.env()
     for n in range(3):
         msg = EmailMessage()
         msg["From"] = "app@example.test"
@@ -161,45 +161,45 @@ def test_smtp_roundtrip(stack: Stack) -> None:
     assert not list(Path(env["SMTP_SINK_DIR"]).glob(".*"))  # no temp files left behind
 
 
-def test_redis_restart_keeps_port_and_data(stack: Stack) -> None:
+def test_redis_restart_keeps_port_and_data(bundled: Stack) -> None:
     import redis
 
-    url = stack.env()["REDIS_URL"]
+    url = bundled.env()["REDIS_URL"]
     client = redis.Redis.from_url(url)
     client.set("durable", "yes")
     client.close()
-    old_pid = stack.pids()["redis"]
+    old_pid = bundled.pids()["redis"]
 
-    stack.stop_server("redis")
-    assert "redis" not in stack.pids()
+    bundled.stop_server("redis")
+    assert "redis" not in bundled.pids()
     assert _wait_gone([old_pid]) == []
     with pytest.raises(redis.ConnectionError):
         redis.Redis.from_url(url, socket_connect_timeout=1).ping()
 
-    stack.start_server("redis")
-    assert stack.env()["REDIS_URL"] == url
-    assert stack.pids()["redis"] != old_pid
+    bundled.start_server("redis")
+    assert bundled.env()["REDIS_URL"] == url
+    assert bundled.pids()["redis"] != old_pid
     client = redis.Redis.from_url(url)
     assert client.get("durable") == b"yes"  # replayed from the AOF
     client.close()
 
 
-def test_start_server_reports_port_in_use(stack: Stack) -> None:
-    port = int(stack.env()["SMTP_PORT"])
-    stack.stop_server("smtp")
+def test_start_server_reports_port_in_use(bundled: Stack) -> None:
+    port = int(bundled.env()["SMTP_PORT"])
+    bundled.stop_server("smtp")
     blocker = socket.socket()
     blocker.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # the port may be in TIME_WAIT
     blocker.bind(("127.0.0.1", port))
     blocker.listen()
     try:
         with pytest.raises(ServerStartError) as info:
-            stack.start_server("smtp")
+            bundled.start_server("smtp")
         assert "smtp failed to start" in str(info.value)
         assert "address already in use" in str(info.value).lower()  # the log tail is included
     finally:
         blocker.close()
-    stack.start_server("smtp")
-    assert stack.env()["SMTP_PORT"] == str(port)
+    bundled.start_server("smtp")
+    assert bundled.env()["SMTP_PORT"] == str(port)
 
 
 def test_external_url_is_passed_through(tmp_path: Path) -> None:
@@ -213,12 +213,12 @@ def test_external_url_is_passed_through(tmp_path: Path) -> None:
     s.stop()
 
 
-def test_stop_leaves_no_process_and_data_survives(tmp_path: Path, stack: Stack) -> None:
+def test_stop_leaves_no_process_and_data_survives(tmp_path: Path, bundled: Stack) -> None:
     # Runs next to the module's stack, so this also shows two stacks coexist.
     root = tmp_path / "life"
     s = Stack(root, env={}, fast=True)
     first = s.start()
-    assert set(first.values()).isdisjoint(set(stack.env().values()) - {"127.0.0.1"})
+    assert set(first.values()).isdisjoint(set(bundled.env().values()) - {"127.0.0.1"})
     url = s.create_database("kept")
     pids = list(s.pids().values())
     assert len(pids) == 4
@@ -245,8 +245,13 @@ def test_stale_process_from_crashed_run_is_replaced(tmp_path: Path) -> None:
     crashed = Stack(root, want=("redis",), env={})
     crashed.start()
     stale_pid = crashed.pids()["redis"]
-    # A new stack on the same root, as after a crash of the first owner, kills the leftover.
     fresh = Stack(root, want=("redis",), env={})
+    with pytest.raises(RuntimeError, match="in use by another running devstack"):
+        fresh.start()
+    # Simulate the owner crashing: its root lock goes away, its redis stays.
+    assert crashed._root_lock is not None
+    os.close(crashed._root_lock)
+    crashed._root_lock = None
     try:
         fresh.start()
         assert _wait_gone([stale_pid]) == []
@@ -283,10 +288,16 @@ def test_children_die_with_their_parent(tmp_path: Path) -> None:
         parent.send_signal(signal.SIGKILL)
         parent.wait()
     assert _wait_gone(pids, timeout=20) == []
+    # Nobody ran stop(): remove the /tmp gRPC sockets weed leaves even on SIGTERM.
+    ports = json.loads((tmp_path / "orphans" / "ports.json").read_text())
+    for port in (port for key, port in ports.items() if key.startswith("s3.")):
+        for sock in Path("/tmp").glob(f"seaweedfs-*-{port + 10000}.sock"):
+            sock.unlink(missing_ok=True)
 
 
 def test_cli_up_prints_exports_and_stops_on_sigterm(tmp_path: Path) -> None:
     env = dict(os.environ, PYTHONPATH=str(REPO))
+    pids: list[int] = []
     proc = subprocess.Popen(
         [sys.executable, "-m", "devstack", "up", "--root", str(tmp_path / "cli"), "--only", "redis,smtp"],
         stdout=subprocess.PIPE,

@@ -12,7 +12,6 @@ from services.common import migrate
 from services.common.auth import PLATFORM_ADMIN, Grant, Principal
 from services.identity import admin
 from services.identity.models import Base
-from services.identity.runtime import make_runtime
 from services.identity.settings import IdentitySettings
 from tests.conftest import truncate_all
 

@@ -12,7 +12,7 @@ import redis
 from marshmallow import ValidationError
 from sqlalchemy import func, insert, select
 
-from tests.conftest import REPO, truncate_all
+from tests.conftest import REPO, log_path, truncate_all
 from tests.support import probe
 from tests.support.workers import Worker, wait_for
 
@@ -46,7 +46,7 @@ def monkeypatch_module() -> Iterator[pytest.MonkeyPatch]:
 
 @pytest.fixture(scope="module")
 def worker(probe_env: dict[str, str]) -> Iterator[Worker]:
-    w = Worker("tests.support.probe_worker", "probe", probe_env, REPO / ".var" / "test" / "probe-worker.log")
+    w = Worker("tests.support.probe_worker", "probe", probe_env, log_path("probe-worker"))
     w.start()
     yield w
     w.stop()
@@ -73,10 +73,9 @@ def outbox_rows(runtime: Any) -> list[Any]:
 
 
 def test_a_message_is_not_sent_when_its_transaction_rolls_back(runtime, worker):
-    with pytest.raises(RuntimeError):
-        with runtime.db.session() as s:
-            runtime.outbox.publish(s, "probe.record", {"value": 7})
-            raise RuntimeError("the business change failed")
+    with pytest.raises(RuntimeError), runtime.db.session() as s:
+        runtime.outbox.publish(s, "probe.record", {"value": 7})
+        raise RuntimeError("the business change failed")
     with runtime.db.session() as s:
         runtime.outbox.publish(s, "probe.record", {"value": 8})  # a later, committed one
     wait_for(lambda: effects(runtime, 8), message="the committed message")

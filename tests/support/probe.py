@@ -13,8 +13,8 @@ from marshmallow import fields
 from sqlalchemy import Column, Integer, MetaData, String, Table, insert, select
 from sqlalchemy.orm import Session
 
-from services.common.messaging import messaging_tables
 from services.common.contracts import Contract, DeadLettered, Empty, Payload
+from services.common.messaging import messaging_tables
 from services.common.runtime import ServiceRuntime
 from services.common.settings import Settings
 

@@ -1,0 +1,56 @@
+# PuMPuRS platform: the one front door. `make help` lists the targets.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV   := .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed
+
+.PHONY: help setup run test test-fast test-slow lint format bench lock openapi clean
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+
+$(STAMP): pyproject.toml requirements.lock
+	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info[:2] != (3, 11))' || \
+	  { echo "Python 3.11 is required (found $$($(PYTHON) --version))"; exit 1; }
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade "pip>=24"
+	$(PY) -m pip install --quiet -c requirements.lock -e '.[local,dev]'
+	@touch $@
+
+setup: $(STAMP) ## create .venv and install the pinned dependencies (bundled servers included)
+
+run: setup ## run every service, its workers and the scheduler on bundled servers (Ctrl-C stops all)
+	$(PY) -m devstack.run
+
+test: setup lint ## lint, then the whole test suite on real servers and workers
+	$(PY) -m pytest
+
+test-fast: setup ## unit tests only (no servers)
+	$(PY) -m pytest -m unit
+
+test-slow: setup ## only the integration and end-to-end tests
+	$(PY) -m pytest -m "integration or e2e"
+
+lint: setup ## ruff (lint and format check), mypy, alembic-free static checks
+	$(PY) -m ruff check services devstack tests bench
+	$(PY) -m ruff format --check services devstack tests bench
+	$(PY) -m mypy
+
+format: setup ## apply ruff's fixes and formatting
+	$(PY) -m ruff check --fix services devstack tests bench
+	$(PY) -m ruff format services devstack tests bench
+
+bench: setup ## benchmarks: ratios against baselines measured in the same run
+	$(PY) -m bench
+
+openapi: setup ## write each service's OpenAPI document to docs/openapi/
+	$(PY) -m services.common.openapi write
+
+lock: ## re-pin requirements.lock from pyproject.toml
+	$(PY) -m piptools compile --quiet --extra local --extra dev --strip-extras -o requirements.lock pyproject.toml
+
+clean: ## stop nothing, delete the venv and all local data (.var)
+	rm -rf $(VENV) .var

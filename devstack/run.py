@@ -1,0 +1,235 @@
+"""`make run`: bundled servers, migrations, the first admin, then every process of deploy/processes.toml.
+
+    python -m devstack.run            run until Ctrl-C
+    python -m devstack.run --smoke    start, walk the newcomer's first steps over HTTP, stop
+
+Every URL already in the environment wins over a bundled server. Logs: .var/run/logs/<process>.log.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+import requests
+
+from ._proc import send_signal, spawn, wait_or_kill
+from .servers import Stack
+
+REPO = Path(__file__).resolve().parent.parent
+PROCESSES = REPO / "deploy" / "processes.toml"
+
+
+def load_processes(path: Path = PROCESSES) -> dict[str, Any]:
+    with open(path, "rb") as fh:
+        return tomllib.load(fh)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def expand(command: list[str]) -> list[str]:
+    return [sys.executable if part == "{python}" else part for part in command]
+
+
+@dataclass
+class Child:
+    name: str
+    command: list[str]
+    env: dict[str, str]
+    log: Path
+    proc: subprocess.Popen[bytes] | None = None
+    restarts: int = 0
+    next_start: float = 0.0
+    started_at: float = field(default=0.0)
+
+    def start(self) -> None:
+        self.proc = spawn(self.command, log=self.log, cwd=REPO, env=self.env)
+        self.started_at = time.monotonic()
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            send_signal(self.proc.pid, signal.SIGTERM)
+            wait_or_kill(self.proc, 20)
+
+
+class Launcher:
+    def __init__(self, root: Path, env: dict[str, str]) -> None:
+        self.root = root
+        self.base_env = env
+        self.spec = load_processes()
+        self.stack = Stack(root / "servers", env=env)
+        self.children: list[Child] = []
+        self.urls: dict[str, str] = {}
+
+    def prepare(self) -> dict[str, str]:
+        env = dict(self.base_env)
+        env.update(self.stack.start())
+        env.setdefault("LOG_FORMAT", "json")
+        for svc, conf in self.spec["services"].items():
+            key = f"{svc.upper()}_DATABASE_URL"
+            if conf.get("database") and not env.get(key):
+                env[key] = self.stack.create_database(svc)
+            port = int(env.get(conf["port_env"]) or free_port())
+            env[conf["port_env"]] = str(port)
+            env.setdefault(conf["public_url_env"], f"http://127.0.0.1:{port}")
+            self.urls[svc] = env[conf["public_url_env"]]
+        prom = self.root / "prometheus"
+        shutil.rmtree(prom, ignore_errors=True)
+        prom.mkdir(parents=True)
+        env.setdefault("PROMETHEUS_MULTIPROC_DIR", str(prom))
+        (self.root / "logs").mkdir(parents=True, exist_ok=True)
+        return env
+
+    def run_jobs(self, env: dict[str, str]) -> None:
+        for job in self.spec.get("jobs", []):
+            print(f"· {job['name']}", flush=True)
+            subprocess.run(expand(job["command"]), cwd=REPO, env=env, check=True)
+
+    def create_admin(self, env: dict[str, str]) -> None:
+        env = {**env, "IDENTITY_ADMIN_EMAIL": env.get("IDENTITY_ADMIN_EMAIL", "admin@pumpurs.local")}
+        subprocess.run([sys.executable, "-m", "services.identity.cli", "create-admin"], cwd=REPO, env=env,
+                       check=True)
+
+    def start_processes(self, env: dict[str, str]) -> None:
+        for proc in self.spec["processes"]:
+            penv = dict(env)
+            if proc.get("kind") == "api":
+                conf = self.spec["services"][proc["service"]]
+                penv.update(PORT=env[conf["port_env"]], HOST="127.0.0.1")
+            child = Child(proc["name"], expand(proc["command"]), penv, self.root / "logs" / f"{proc['name']}.log")
+            child.start()
+            self.children.append(child)
+
+    def wait_ready(self, timeout: float = 90.0) -> None:
+        deadline = time.monotonic() + timeout
+        for svc, url in self.urls.items():
+            while True:
+                try:
+                    if requests.get(f"{url}/readyz", timeout=2).status_code == 200:
+                        break
+                except requests.RequestException:
+                    pass
+                if time.monotonic() > deadline:
+                    raise RuntimeError(f"{svc} is not ready at {url}; see {self.root / 'logs'}")
+                self.supervise()
+                time.sleep(0.3)
+
+    def supervise(self) -> None:
+        """Restart a process that died, with a growing pause (workers must survive broker restarts)."""
+        now = time.monotonic()
+        for child in self.children:
+            if child.proc is not None and child.proc.poll() is not None:
+                if now - child.started_at > 60:
+                    child.restarts = 0
+                child.restarts += 1
+                child.next_start = now + min(30.0, 0.5 * 2 ** child.restarts)
+                print(f"! {child.name} exited ({child.proc.returncode}); restarting "
+                      f"(log: {child.log})", flush=True)
+                child.proc = None
+            if child.proc is None and now >= child.next_start:
+                child.start()
+
+    def stop(self) -> None:
+        for child in reversed(self.children):
+            child.stop()
+        self.children.clear()
+        self.stack.stop()
+
+    def summary(self, env: dict[str, str]) -> str:
+        lines = ["", "PuMPuRS is running / PuMPuRS darbojas:"]
+        for svc, url in self.urls.items():
+            lines.append(f"  {svc:<14} API {url}   docs {url}/docs")
+        lines += [
+            f"  {'mail':<14} SMTP {env.get('SMTP_HOST')}:{env.get('SMTP_PORT')}"
+            + (f"   messages saved in {env['SMTP_SINK_DIR']}" if env.get("SMTP_SINK_DIR") else ""),
+            f"  {'S3':<14} {env.get('S3_ENDPOINT_URL')}",
+            f"  {'logs':<14} {self.root / 'logs'}",
+            "  Ctrl-C stops everything. / Ctrl-C aptur visu.",
+        ]
+        return "\n".join(lines)
+
+
+def _raise_interrupt(signum: int, _frame: FrameType | None) -> None:
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
+def smoke(urls: dict[str, str], env: dict[str, str]) -> None:
+    """The newcomer's first steps, over HTTP: admin login, a municipality, a school, a coordinator."""
+    base = urls["identity"]
+    password = env.get("IDENTITY_ADMIN_PASSWORD")
+    if not password:
+        raise SystemExit("--smoke needs IDENTITY_ADMIN_PASSWORD")
+    email = env.get("IDENTITY_ADMIN_EMAIL", "admin@pumpurs.local")
+    token = _ok(requests.post(f"{base}/auth/login", json={"email": email, "password": password}, timeout=10))
+    auth = {"Authorization": f"Bearer {token['access_token']}"}
+    suffix = str(time.time_ns())[-9:]
+    tenant = _ok(requests.post(f"{base}/tenants", headers=auth, timeout=10, json={
+        "kind": "municipality", "name": f"Smoke novads {suffix}", "registration_number": f"90{suffix}",
+        "region": "zemgale", "student_count": 500}))
+    school = _ok(requests.post(f"{base}/tenants/{tenant['id']}/schools", headers=auth, timeout=10, json={
+        "name": f"Smoke pamatskola {suffix}", "registration_number": f"40{suffix}", "student_count": 120}))
+    coord_email = f"koordinators{suffix}@smoke.test"
+    _ok(requests.post(f"{base}/users", headers=auth, timeout=10, json={
+        "email": coord_email, "full_name": "Smoke Koordinators", "tenant_id": tenant["id"],
+        "password": "coordinator-password-1",
+        "roles": [{"role": "school_coordinator", "tenant_id": tenant["id"], "school_id": school["id"]}]}))
+    coord = _ok(requests.post(f"{base}/auth/login", timeout=10,
+                              json={"email": coord_email, "password": "coordinator-password-1"}))
+    me = _ok(requests.get(f"{base}/auth/me", timeout=10,
+                          headers={"Authorization": f"Bearer {coord['access_token']}"}))
+    assert me["roles"][0]["role"] == "school_coordinator", me
+    print("smoke: admin login, municipality, school, coordinator and coordinator login all work", flush=True)
+
+
+def _ok(resp: requests.Response) -> Any:
+    if resp.status_code >= 300:
+        raise RuntimeError(f"{resp.request.method} {resp.url} -> {resp.status_code}: {resp.text[:500]}")
+    return resp.json()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m devstack.run")
+    parser.add_argument("--root", type=Path, default=REPO / ".var" / "run")
+    parser.add_argument("--smoke", action="store_true", help="start, check the first steps, stop")
+    args = parser.parse_args(argv)
+    signal.signal(signal.SIGTERM, _raise_interrupt)
+    signal.signal(signal.SIGHUP, _raise_interrupt)
+    launcher = Launcher(args.root.resolve(), dict(os.environ))
+    try:
+        env = launcher.prepare()
+        launcher.run_jobs(env)
+        launcher.create_admin(env)
+        launcher.start_processes(env)
+        launcher.wait_ready()
+        print(launcher.summary(env), flush=True)
+        if args.smoke:
+            smoke(launcher.urls, env)
+            return 0
+        while True:
+            launcher.supervise()
+            time.sleep(1)
+    except KeyboardInterrupt:
+        return 0
+    finally:
+        print("stopping… / aptur…", flush=True)
+        launcher.stop()
+        print("stopped / apturēts", flush=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
