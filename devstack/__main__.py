@@ -16,6 +16,14 @@ def _interrupt(signum: int, _frame: FrameType | None) -> None:
     raise KeyboardInterrupt(f"signal {signum}")
 
 
+def _shutdown(stack: Stack) -> None:
+    try:
+        stack.stop()
+    except KeyboardInterrupt:
+        # A second Ctrl-C/SIGTERM made stop() SIGKILL everything; this call only confirms it.
+        stack.stop()
+
+
 def up(root: Path, want: list[str], fast: bool) -> int:
     # SIGTERM/SIGHUP take the same clean path as Ctrl-C.
     signal.signal(signal.SIGTERM, _interrupt)
@@ -30,10 +38,11 @@ def up(root: Path, want: list[str], fast: bool) -> int:
         while True:
             signal.pause()
     except KeyboardInterrupt:
-        return 0
+        pass
     finally:
-        stack.stop()
+        _shutdown(stack)
         print("# devstack stopped", file=sys.stderr, flush=True)
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:

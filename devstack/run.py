@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shlex
 import shutil
 import signal
 import socket
@@ -93,7 +94,17 @@ class Launcher:
         prom.mkdir(parents=True)
         env.setdefault("PROMETHEUS_MULTIPROC_DIR", str(prom))
         (self.root / "logs").mkdir(parents=True, exist_ok=True)
+        self._write_env_file(env)
         return env
+
+    def _write_env_file(self, env: dict[str, str]) -> None:
+        """Leave the URLs of this run in .var/run/env.sh, for a shell (`source`) or a CLI."""
+        keys = [*self.stack.env(), *(f"{s.upper()}_DATABASE_URL" for s in self.spec["services"])]
+        keys += [c[k] for c in self.spec["services"].values() for k in ("port_env", "public_url_env")]
+        lines = [f"export {k}={shlex.quote(env[k])}" for k in dict.fromkeys(keys) if env.get(k)]
+        path = self.root / "env.sh"
+        path.write_text("\n".join(lines) + "\n")
+        path.chmod(0o600)
 
     def run_jobs(self, env: dict[str, str]) -> None:
         for job in self.spec.get("jobs", []):
@@ -159,6 +170,7 @@ class Launcher:
             + (f"   messages saved in {env['SMTP_SINK_DIR']}" if env.get("SMTP_SINK_DIR") else ""),
             f"  {'S3':<14} {env.get('S3_ENDPOINT_URL')}",
             f"  {'logs':<14} {self.root / 'logs'}",
+            f"  {'URLs':<14} source {self.root / 'env.sh'}",
             "  Ctrl-C stops everything. / Ctrl-C aptur visu.",
         ]
         return "\n".join(lines)

@@ -22,6 +22,11 @@ def upgrade(service: str, url: str, revision: str = "head") -> None:
     command.upgrade(alembic_config(service, url), revision)
 
 
+def revision(service: str, url: str, message: str) -> None:
+    """Write a new migration from the difference between the models and the database."""
+    command.revision(alembic_config(service, url), message=message, autogenerate=True)
+
+
 def check(service: str, url: str) -> None:
     """Fail when the models and the migrations disagree (`alembic check`)."""
     command.check(alembic_config(service, url))
@@ -57,3 +62,31 @@ def run_env(metadata: MetaData, service: str) -> None:
         finally:
             conn.execute(text("SELECT pg_advisory_unlock(hashtext(:k))"), {"k": f"migrate:{service}"})
             conn.commit()
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`python -m services.common.migrate {upgrade,revision,check} SERVICE [-m MESSAGE]`."""
+    import argparse
+
+    from .settings import load_settings
+
+    parser = argparse.ArgumentParser(prog="python -m services.common.migrate")
+    parser.add_argument("command", choices=["upgrade", "revision", "check"])
+    parser.add_argument("service")
+    parser.add_argument("-m", "--message", default="change")
+    args = parser.parse_args(argv)
+    url = load_settings(args.service).database_url
+    if args.command == "upgrade":
+        upgrade(args.service, url)
+    elif args.command == "revision":
+        upgrade(args.service, url)
+        revision(args.service, url, args.message)
+    else:
+        check(args.service, url)
+    return 0
+
+
+if __name__ == "__main__":
+    import sys
+
+    sys.exit(main())

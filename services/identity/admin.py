@@ -256,6 +256,9 @@ def _add_grant(session: Session, principal: Principal, user: User, data: dict[st
     req = _grant_request(session, data)
     if req.tenant is not None and not principal.can_see_tenant(req.tenant.id, req.tenant.region):
         raise NotFound("tenant")
+    if req.role in scope.PLATFORM_ROLES and not principal.is_platform_admin:
+        # a role the caller can never give: refuse it as such, before judging the scope it names
+        raise Forbidden(f"Your role cannot grant {req.role}.", code="grant_not_allowed")
     try:
         scope.check_grant_shape(req, str(user.tenant_id) if user.tenant_id else None)
     except scope.ScopeError as exc:

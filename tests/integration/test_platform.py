@@ -119,3 +119,34 @@ def test_make_run_brings_everything_up_and_the_first_steps_work(tmp_path: Path):
     assert "docs http://127.0.0.1:" in done.stdout
     leftover = subprocess.run(["pgrep", "-f", str(root)], capture_output=True, text=True)
     assert leftover.stdout.strip() == "", "processes left running after the launcher stopped"
+
+
+@pytest.mark.slow
+def test_ctrl_c_stops_make_run_and_leaves_nothing_running(tmp_path: Path):
+    import signal
+
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("POSTGRES_URL", "REDIS_URL", "S3_ENDPOINT_URL", "SMTP_HOST") and not k.endswith("_DATABASE_URL")}
+    env["IDENTITY_ADMIN_PASSWORD"] = "ctrl-c-admin-password"
+    root = tmp_path / "run"
+    out = tmp_path / "launcher.out"
+    with open(out, "wb") as fh:
+        proc = subprocess.Popen([sys.executable, "-m", "devstack.run", "--root", str(root)], cwd=REPO, env=env,
+                                stdout=fh, stderr=subprocess.STDOUT)
+    try:
+        wait_for(lambda: "darbojas" in out.read_text() or proc.poll() is not None, timeout=180,
+                 message="the launcher to come up")
+        assert proc.poll() is None, out.read_text()[-3000:]
+        import psutil
+
+        descendants = psutil.Process(proc.pid).children(recursive=True)
+        names = {" ".join(p.cmdline()[:6]) for p in descendants}
+        assert any("gunicorn" in n for n in names) and any("celery" in n for n in names), names
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(90) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert "apturēts" in out.read_text()
+    alive = [p for p in descendants if p.is_running() and p.status() != psutil.STATUS_ZOMBIE]
+    assert alive == [], f"left running after Ctrl-C: {alive}"
