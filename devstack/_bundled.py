@@ -269,7 +269,9 @@ class S3(BundledServer):
 
     def command(self) -> list[str]:
         args = [
-            _weed(), "mini",
+            # Global flags first: glog would otherwise write weed.* log files into /tmp, and toml
+            # config is only looked up in our own dir rather than ~/.seaweedfs or /etc/seaweedfs.
+            _weed(), "-logtostderr", f"-config_dir={self.data_dir}", "mini",
             f"-dir={self.data_dir}",
             f"-ip={LOOPBACK}", f"-ip.bind={LOOPBACK}",
             f"-s3.config={self.config_path}",

@@ -7,11 +7,12 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import DateTime, MetaData, create_engine, text
+from sqlalchemy import DateTime, create_engine, text
 from sqlalchemy.engine import Engine
-from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
+from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
 
+# constraint names every service's metadata uses, so migrations name things the same way
 NAMING = {
     "ix": "ix_%(column_0_label)s",
     "uq": "uq_%(table_name)s_%(column_0_name)s",
@@ -38,15 +39,6 @@ class UTCDateTime(TypeDecorator[datetime]):
 
     def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
         return value.astimezone(UTC) if value is not None else None
-
-
-def make_base() -> type[DeclarativeBase]:
-    """A declarative base with its own metadata: each service owns its tables alone."""
-
-    class Base(DeclarativeBase):
-        metadata = MetaData(naming_convention=NAMING)
-
-    return Base
 
 
 class Database:

@@ -121,7 +121,7 @@ class Outbox:
     ) -> list[uuid.UUID]:
         """Record a message (or an event's fan-out) in this transaction; sent once it commits."""
         now = utcnow()
-        ids = []
+        ids: list[uuid.UUID] = []
         for spec in self.contract.targets(name):
             body = spec.normalise(payload)  # raises ValidationError: nothing is recorded
             mid = message_id if message_id and len(ids) == 0 else uuid.uuid4()

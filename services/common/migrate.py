@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from alembic import command, context
 from alembic.config import Config
@@ -32,7 +33,7 @@ def check(service: str, url: str) -> None:
     command.check(alembic_config(service, url))
 
 
-def _render_item(type_: str, obj: object, autogen_context: object) -> str | bool:
+def _render_item(type_: str, obj: Any, autogen_context: Any) -> Any:
     """Render our column types as plain SQLAlchemy ones, so migrations import nothing of ours."""
     from .db import UTCDateTime
 

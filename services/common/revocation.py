@@ -21,4 +21,6 @@ class RevocationList:
         pipe.execute()
 
     def is_revoked(self, session_id: str | None) -> bool:
-        return bool(session_id) and self.client.exists(_PREFIX + str(session_id)) > 0
+        if not session_id:
+            return False
+        return bool(self.client.exists(_PREFIX + str(session_id)))

@@ -38,5 +38,5 @@ def tenant_scope(
                 or_(*(and_(tenant_col == g.tenant_id, school_col == g.school_id) for g in school_grants))
             )
         else:
-            clauses.append(tenant_col.in_(sorted({g.tenant_id for g in school_grants})))
+            clauses.append(tenant_col.in_(sorted({str(g.tenant_id) for g in school_grants})))
     return or_(*clauses) if clauses else false()

@@ -45,7 +45,7 @@ from .schemas import (
 )
 from .settings import IdentitySettings
 
-BEARER = [{"bearerAuth": []}]
+BEARER: list[dict[str, list[str]]] = [{"bearerAuth": []}]
 
 auth_blp = Blueprint("auth", __name__, url_prefix="/auth", description="Login, tokens and sessions.")
 keys_blp = Blueprint("keys", __name__, description="Token signing keys (JWKS).")
@@ -158,6 +158,8 @@ class Password(MethodView):
                 session, user.id, "password_changed",
                 keep=uuid.UUID(principal.session_id) if principal.session_id else None,
             )
+            admin._audit(session, principal, "user.password_changed", user, user.tenant_id,
+                         sessions_ended=len(ended))
         revocations().revoke(ended, settings().access_token_ttl)
 
 

@@ -6,14 +6,20 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import Boolean, ForeignKey, Index, Integer, MetaData, String, Text, UniqueConstraint
 from sqlalchemy.dialects.postgresql import JSONB, UUID
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
-from services.common.db import UTCDateTime, make_base, utcnow
+from services.common.db import NAMING, UTCDateTime, utcnow
 from services.common.messaging import messaging_tables
 
-Base = make_base()
+
+class Base(DeclarativeBase):
+    """Identity's own metadata: no other service's tables in its database or its migrations."""
+
+    metadata = MetaData(naming_convention=NAMING)
+
+
 MESSAGING = messaging_tables(Base.metadata)
 
 TENANT_KINDS = ("municipality", "vocational_school")

@@ -205,6 +205,15 @@ def test_changing_the_password_ends_the_other_sessions_but_not_this_one(client, 
     assert attempt(client, teacher["email"], "a-brand-new-password-1").status_code == 200
 
 
+def test_changing_ones_own_password_leaves_an_audit_event(client, teacher, identity_runtime):
+    client.post("/auth/password", headers=teacher["headers"], json={
+        "current_password": teacher["password"], "new_password": "a-brand-new-password-1"})
+    with identity_runtime.db.session() as s:
+        events = s.execute(select(AuditEvent).where(AuditEvent.target_id == teacher["id"],
+                                                    AuditEvent.action == "user.password_changed")).scalars().all()
+    assert [str(e.actor_id) for e in events] == [teacher["id"]]
+
+
 def test_a_password_change_with_the_wrong_current_password_changes_nothing(client, teacher, identity_runtime):
     with identity_runtime.db.session() as s:
         before = s.get(User, teacher["id"]).password_hash

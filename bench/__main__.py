@@ -1,0 +1,7 @@
+"""`python -m bench [--quick] [--json PATH] [--only NAME,...]`."""
+
+import sys
+
+from bench.runner import main
+
+sys.exit(main())
