@@ -70,10 +70,8 @@ def check_grant_shape(req: GrantRequest, user_tenant_id: str | None) -> None:
             raise ScopeError("grant_scope_invalid", f"{req.role} needs a tenant.")
         if has_region:
             raise ScopeError("grant_scope_invalid", f"{req.role} is scoped to a tenant, not a region.")
-        if req.role == MUNICIPALITY_COORDINATOR:
-            if req.tenant.kind != "municipality" or has_school:
-                raise ScopeError("grant_scope_invalid",
-                                 "municipality_coordinator is scoped to a municipality, not a school.")
+        if req.role == MUNICIPALITY_COORDINATOR and (req.tenant.kind != "municipality" or has_school):
+            raise ScopeError("grant_scope_invalid", "municipality_coordinator is scoped to a municipality only.")
         if req.role in SCHOOL_ROLES and not has_school:
             raise ScopeError("grant_scope_invalid", f"{req.role} needs a school.")
         if has_school and req.school_tenant_id != req.tenant.id:

@@ -12,7 +12,7 @@ import redis
 from marshmallow import ValidationError
 from sqlalchemy import func, insert, select
 
-from tests.conftest import REPO, log_path, truncate_all
+from tests.conftest import log_path, truncate_all
 from tests.support import probe
 from tests.support.workers import Worker, wait_for
 

@@ -108,8 +108,7 @@ def test_another_service_verifies_identity_tokens_through_the_jwks_url_across_a_
 @pytest.mark.slow
 def test_make_run_brings_everything_up_and_the_first_steps_work(tmp_path: Path):
     """`python -m devstack.run --smoke`: servers, migrations, admin, processes, the newcomer's steps, stop."""
-    env = {k: v for k, v in os.environ.items()
-           if k not in ("POSTGRES_URL", "REDIS_URL", "S3_ENDPOINT_URL", "SMTP_HOST") and not k.endswith("_DATABASE_URL")}
+    env = _env_without_server_urls()
     env["IDENTITY_ADMIN_PASSWORD"] = "smoke-admin-password"
     root = tmp_path / "run"
     done = subprocess.run([sys.executable, "-m", "devstack.run", "--root", str(root), "--smoke"], cwd=REPO, env=env,
@@ -125,8 +124,7 @@ def test_make_run_brings_everything_up_and_the_first_steps_work(tmp_path: Path):
 def test_ctrl_c_stops_make_run_and_leaves_nothing_running(tmp_path: Path):
     import signal
 
-    env = {k: v for k, v in os.environ.items()
-           if k not in ("POSTGRES_URL", "REDIS_URL", "S3_ENDPOINT_URL", "SMTP_HOST") and not k.endswith("_DATABASE_URL")}
+    env = _env_without_server_urls()
     env["IDENTITY_ADMIN_PASSWORD"] = "ctrl-c-admin-password"
     root = tmp_path / "run"
     out = tmp_path / "launcher.out"
@@ -150,3 +148,9 @@ def test_ctrl_c_stops_make_run_and_leaves_nothing_running(tmp_path: Path):
     assert "apturēts" in out.read_text()
     alive = [p for p in descendants if p.is_running() and p.status() != psutil.STATUS_ZOMBIE]
     assert alive == [], f"left running after Ctrl-C: {alive}"
+
+
+def _env_without_server_urls() -> dict[str, str]:
+    """The environment minus every server URL, so the launcher starts its own bundled servers."""
+    external = ("POSTGRES_URL", "REDIS_URL", "S3_ENDPOINT_URL", "SMTP_HOST")
+    return {k: v for k, v in os.environ.items() if k not in external and not k.endswith("_DATABASE_URL")}

@@ -20,7 +20,9 @@ SCHOOL_COORD = Principal("s", "t1", "kurzeme", (Grant("school_coordinator", tena
 TEACHER = Principal("x", "t1", "kurzeme", (Grant("teacher", tenant_id="t1", school_id="s1"),))
 
 
-def req(role: str, tenant: TenantRef | None = MUNI, school: str | None = "s1", region: str | None = None) -> GrantRequest:
+def req(
+    role: str, tenant: TenantRef | None = MUNI, school: str | None = "s1", region: str | None = None
+) -> GrantRequest:
     return GrantRequest(role, tenant, school, tenant.id if (tenant and school) else None, region)
 
 
