@@ -113,8 +113,7 @@ class Launcher:
 
     def create_admin(self, env: dict[str, str]) -> None:
         env = {**env, "IDENTITY_ADMIN_EMAIL": env.get("IDENTITY_ADMIN_EMAIL", "admin@pumpurs.local")}
-        subprocess.run([sys.executable, "-m", "services.identity.cli", "create-admin"], cwd=REPO, env=env,
-                       check=True)
+        subprocess.run([sys.executable, "-m", "services.identity.cli", "create-admin"], cwd=REPO, env=env, check=True)
 
     def start_processes(self, env: dict[str, str]) -> None:
         for proc in self.spec["processes"]:
@@ -148,9 +147,8 @@ class Launcher:
                 if now - child.started_at > 60:
                     child.restarts = 0
                 child.restarts += 1
-                child.next_start = now + min(30.0, 0.5 * 2 ** child.restarts)
-                print(f"! {child.name} exited ({child.proc.returncode}); restarting "
-                      f"(log: {child.log})", flush=True)
+                child.next_start = now + min(30.0, 0.5 * 2**child.restarts)
+                print(f"! {child.name} exited ({child.proc.returncode}); restarting (log: {child.log})", flush=True)
                 child.proc = None
             if child.proc is None and now >= child.next_start:
                 child.start()
@@ -190,20 +188,49 @@ def smoke(urls: dict[str, str], env: dict[str, str]) -> None:
     token = _ok(requests.post(f"{base}/auth/login", json={"email": email, "password": password}, timeout=10))
     auth = {"Authorization": f"Bearer {token['access_token']}"}
     suffix = str(time.time_ns())[-9:]
-    tenant = _ok(requests.post(f"{base}/tenants", headers=auth, timeout=10, json={
-        "kind": "municipality", "name": f"Smoke novads {suffix}", "registration_number": f"90{suffix}",
-        "region": "zemgale", "student_count": 500}))
-    school = _ok(requests.post(f"{base}/tenants/{tenant['id']}/schools", headers=auth, timeout=10, json={
-        "name": f"Smoke pamatskola {suffix}", "registration_number": f"40{suffix}", "student_count": 120}))
+    tenant = _ok(
+        requests.post(
+            f"{base}/tenants",
+            headers=auth,
+            timeout=10,
+            json={
+                "kind": "municipality",
+                "name": f"Smoke novads {suffix}",
+                "registration_number": f"90{suffix}",
+                "region": "zemgale",
+                "student_count": 500,
+            },
+        )
+    )
+    school = _ok(
+        requests.post(
+            f"{base}/tenants/{tenant['id']}/schools",
+            headers=auth,
+            timeout=10,
+            json={"name": f"Smoke pamatskola {suffix}", "registration_number": f"40{suffix}", "student_count": 120},
+        )
+    )
     coord_email = f"koordinators{suffix}@smoke.test"
-    _ok(requests.post(f"{base}/users", headers=auth, timeout=10, json={
-        "email": coord_email, "full_name": "Smoke Koordinators", "tenant_id": tenant["id"],
-        "password": "coordinator-password-1",
-        "roles": [{"role": "school_coordinator", "tenant_id": tenant["id"], "school_id": school["id"]}]}))
-    coord = _ok(requests.post(f"{base}/auth/login", timeout=10,
-                              json={"email": coord_email, "password": "coordinator-password-1"}))
-    me = _ok(requests.get(f"{base}/auth/me", timeout=10,
-                          headers={"Authorization": f"Bearer {coord['access_token']}"}))
+    _ok(
+        requests.post(
+            f"{base}/users",
+            headers=auth,
+            timeout=10,
+            json={
+                "email": coord_email,
+                "full_name": "Smoke Koordinators",
+                "tenant_id": tenant["id"],
+                "password": "coordinator-password-1",
+                "roles": [{"role": "school_coordinator", "tenant_id": tenant["id"], "school_id": school["id"]}],
+            },
+        )
+    )
+    coord = _ok(
+        requests.post(
+            f"{base}/auth/login", timeout=10, json={"email": coord_email, "password": "coordinator-password-1"}
+        )
+    )
+    me = _ok(requests.get(f"{base}/auth/me", timeout=10, headers={"Authorization": f"Bearer {coord['access_token']}"}))
     assert me["roles"][0]["role"] == "school_coordinator", me
     print("smoke: admin login, municipality, school, coordinator and coordinator login all work", flush=True)
 

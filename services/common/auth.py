@@ -27,8 +27,16 @@ SUPPORT_PROVIDER = "support_provider"
 TEACHER = "teacher"
 AUDITOR = "auditor"
 ROLES = (
-    PLATFORM_ADMIN, REGIONAL_COORDINATOR, MUNICIPALITY_COORDINATOR, SCHOOL_COORDINATOR,
-    ACCOUNTANT, DIRECTOR, PLAN_PREPARER, SUPPORT_PROVIDER, TEACHER, AUDITOR,
+    PLATFORM_ADMIN,
+    REGIONAL_COORDINATOR,
+    MUNICIPALITY_COORDINATOR,
+    SCHOOL_COORDINATOR,
+    ACCOUNTANT,
+    DIRECTOR,
+    PLAN_PREPARER,
+    SUPPORT_PROVIDER,
+    TEACHER,
+    AUDITOR,
 )
 REGIONS = ("kurzeme", "latgale", "riga", "vidzeme", "zemgale")
 
@@ -101,9 +109,7 @@ class Principal:
         return frozenset(g.tenant_id for g in self.grants if g.tenant_id)
 
     def school_ids(self, *roles: str) -> frozenset[str]:
-        return frozenset(
-            g.school_id for g in self.grants if g.school_id and (not roles or g.role in roles)
-        )
+        return frozenset(g.school_id for g in self.grants if g.school_id and (not roles or g.role in roles))
 
     def can_see_tenant(self, tenant_id: str, tenant_region: str | None = None) -> bool:
         """Whether any grant reaches this tenant: platform-wide, its region, or the tenant itself."""
@@ -158,8 +164,14 @@ class JwksKeySource:
 class TokenVerifier:
     """Verify RS256 access tokens: signature by kid, issuer, audience, expiry."""
 
-    def __init__(self, key_source: KeySource, issuer: str, audience: str, leeway: int = 10,
-                 is_revoked: Callable[[str | None], bool] | None = None) -> None:
+    def __init__(
+        self,
+        key_source: KeySource,
+        issuer: str,
+        audience: str,
+        leeway: int = 10,
+        is_revoked: Callable[[str | None], bool] | None = None,
+    ) -> None:
         self.key_source = key_source
         self.issuer = issuer
         self.audience = audience
@@ -195,8 +207,31 @@ class TokenVerifier:
         return claims
 
 
+def public(view: F) -> F:
+    """Mark a view as reachable without a token (login, JWKS, health); every other view needs one."""
+    view._public = True  # type: ignore[attr-defined]
+    return view
+
+
+# flask-smorest's docs and our docs assets are public too
+_PUBLIC_PREFIXES = ("api-docs.", "_docs_assets")
+
+
+def _is_public(app: Any, endpoint: str | None) -> bool:
+    if endpoint is None:  # no route matched: let the 404 answer
+        return True
+    if endpoint.startswith(_PUBLIC_PREFIXES) or endpoint == "static":
+        return True
+    view = app.view_functions.get(endpoint)
+    view_class = getattr(view, "view_class", None)
+    if view_class is not None:
+        method = getattr(view_class, request.method.lower(), None)
+        return bool(getattr(method, "_public", False))
+    return bool(getattr(view, "_public", False))
+
+
 def install_authentication(app: Any, verifier: TokenVerifier) -> None:
-    """Read the bearer token of every request into g.principal (None when absent)."""
+    """Read the bearer token of every request; refuse with 401 before any parsing unless the view is public."""
     app.extensions["token_verifier"] = verifier
 
     @app.before_request
@@ -204,16 +239,17 @@ def install_authentication(app: Any, verifier: TokenVerifier) -> None:
         g.principal = None
         g.auth_error = None
         header = request.headers.get("Authorization", "")
-        if not header:
-            return
-        scheme, _, token = header.partition(" ")
-        if scheme.lower() != "bearer" or not token:
-            g.auth_error = Unauthenticated("Use a Bearer token.", code="invalid_token")
-            return
-        try:
-            g.principal = Principal.from_claims(verifier.verify(token.strip()))
-        except Unauthenticated as exc:
-            g.auth_error = exc
+        if header:
+            scheme, _, token = header.partition(" ")
+            if scheme.lower() != "bearer" or not token:
+                g.auth_error = Unauthenticated("Use a Bearer token.", code="invalid_token")
+            else:
+                try:
+                    g.principal = Principal.from_claims(verifier.verify(token.strip()))
+                except Unauthenticated as exc:
+                    g.auth_error = exc
+        if g.principal is None and request.method != "OPTIONS" and not _is_public(app, request.endpoint):
+            raise g.auth_error or Unauthenticated()
 
 
 def current_principal() -> Principal:

@@ -46,16 +46,20 @@ DeadLetterPage = page_schema(DeadLetterSchema, "DeadLetterPage")
 
 
 def dead_letter_blueprint(runtime: ServiceRuntime) -> Blueprint:
-    blp = Blueprint("dead_letters", __name__, url_prefix="/admin/dead-letters",
-                    description="Messages that failed past their retries (platform admin).")
+    blp = Blueprint(
+        "dead_letters",
+        __name__,
+        url_prefix="/admin/dead-letters",
+        description="Messages that failed past their retries (platform admin).",
+    )
     table = runtime.tables.dead_letters
 
     @blp.route("")
     class DeadLetters(MethodView):
+        @require_roles(PLATFORM_ADMIN)
         @blp.arguments(DeadLetterArgs, location="query")
         @blp.response(200, DeadLetterPage)
         @blp.doc(security=[{"bearerAuth": []}])
-        @require_roles(PLATFORM_ADMIN)
         def get(self, args: dict[str, Any]) -> dict[str, Any]:
             """List dead letters, newest first."""
             query = select(table).order_by(table.c.failed_at.desc())
@@ -70,9 +74,9 @@ def dead_letter_blueprint(runtime: ServiceRuntime) -> Blueprint:
 
     @blp.route("/<uuid:dead_letter_id>/replay")
     class Replay(MethodView):
+        @require_roles(PLATFORM_ADMIN)
         @blp.response(202, ReplaySchema)
         @blp.doc(security=[{"bearerAuth": []}])
-        @require_roles(PLATFORM_ADMIN)
         def post(self, dead_letter_id: uuid.UUID) -> dict[str, Any]:
             """Send a dead letter again; the handler's idempotency keeps it to one effect."""
             principal = current_principal()
@@ -80,11 +84,13 @@ def dead_letter_blueprint(runtime: ServiceRuntime) -> Blueprint:
                 exists = session.execute(select(table.c.id).where(table.c.id == dead_letter_id)).first()
                 if exists is None:
                     raise NotFound("dead letter")
-                mid = replay_dead_letter(session, runtime.outbox, runtime.tables, dead_letter_id,
-                                         principal.user_id)
+                mid = replay_dead_letter(session, runtime.outbox, runtime.tables, dead_letter_id, principal.user_id)
                 if mid is None:
-                    raise Conflict("already_replayed", "This dead letter was already replayed.",
-                                   "Šī ziņa jau ir nosūtīta atkārtoti.")
+                    raise Conflict(
+                        "already_replayed",
+                        "This dead letter was already replayed.",
+                        "Šī ziņa jau ir nosūtīta atkārtoti.",
+                    )
             return {"dead_letter_id": dead_letter_id, "message_id": mid}
 
     return blp

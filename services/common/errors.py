@@ -45,9 +45,7 @@ class ApiError(Exception):
         headers: dict[str, str] | None = None,
         **extra: Any,
     ) -> None:
-        default_code, default_title, default_title_lv = _DEFAULTS.get(
-            status, ("error", "Error", "Kļūda")
-        )
+        default_code, default_title, default_title_lv = _DEFAULTS.get(status, ("error", "Error", "Kļūda"))
         super().__init__(detail or code or default_code)
         self.status = status
         self.code = code or default_code
@@ -62,9 +60,7 @@ class ApiError(Exception):
 
 class NotFound(ApiError):
     def __init__(self, what: str = "resource") -> None:
-        super().__init__(
-            404, "not_found", f"No such {what}.", detail_lv="Šāds ieraksts nav atrasts."
-        )
+        super().__init__(404, "not_found", f"No such {what}.", detail_lv="Šāds ieraksts nav atrasts.")
 
 
 class Forbidden(ApiError):
@@ -128,11 +124,15 @@ def _from_http_exception(exc: HTTPException) -> ApiError:
                 fields[location] = errs
         if status == 400:  # webargs answers 400 only for a body that does not parse
             return ApiError(
-                400, "malformed_json", "The request body is not valid JSON.",
+                400,
+                "malformed_json",
+                "The request body is not valid JSON.",
                 detail_lv="Pieprasījuma saturs nav derīgs JSON.",
             )
         return ApiError(
-            422, "invalid_input", "Some fields are missing or invalid; see `errors`.",
+            422,
+            "invalid_input",
+            "Some fields are missing or invalid; see `errors`.",
             detail_lv="Daži lauki trūkst vai ir nederīgi; skatiet `errors`.",
             errors=fields,
         )

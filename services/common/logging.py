@@ -44,9 +44,7 @@ def configure_logging(service: str, fmt: str = "json", level: str = "INFO") -> N
         structlog.processors.format_exc_info,
         mask_personal_codes,
     ]
-    renderer: Any = (
-        structlog.processors.JSONRenderer() if fmt == "json" else structlog.dev.ConsoleRenderer()
-    )
+    renderer: Any = structlog.processors.JSONRenderer() if fmt == "json" else structlog.dev.ConsoleRenderer()
     structlog.configure(
         processors=[*shared, structlog.stdlib.ProcessorFormatter.wrap_for_formatter],
         logger_factory=structlog.stdlib.LoggerFactory(),

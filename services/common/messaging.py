@@ -127,9 +127,15 @@ class Outbox:
             mid = message_id if message_id and len(ids) == 0 else uuid.uuid4()
             session.execute(
                 insert(self.table).values(
-                    id=mid, task_name=spec.name, version=spec.version, queue=spec.queue,
-                    payload=body, correlation_id=correlation_id or _correlation_id(),
-                    created_at=now, available_at=now, attempts=0,
+                    id=mid,
+                    task_name=spec.name,
+                    version=spec.version,
+                    queue=spec.queue,
+                    payload=body,
+                    correlation_id=correlation_id or _correlation_id(),
+                    created_at=now,
+                    available_at=now,
+                    attempts=0,
                 )
             )
             ids.append(mid)
@@ -168,23 +174,29 @@ class Outbox:
             for row in conn.execute(query).all():
                 try:
                     self.celery.send_task(
-                        row.task_name, kwargs={"message": envelope(row)}, queue=row.queue,
-                        task_id=str(row.id), retry=False,
+                        row.task_name,
+                        kwargs={"message": envelope(row)},
+                        queue=row.queue,
+                        task_id=str(row.id),
+                        retry=False,
                     )
                 except Exception as exc:
                     delay = min(60.0, 2.0 ** min(row.attempts, 6)) * (0.5 + random.random())
                     conn.execute(
-                        update(self.table).where(self.table.c.id == row.id).values(
-                            attempts=row.attempts + 1, last_error=f"{type(exc).__name__}: {exc}"[:2000],
+                        update(self.table)
+                        .where(self.table.c.id == row.id)
+                        .values(
+                            attempts=row.attempts + 1,
+                            last_error=f"{type(exc).__name__}: {exc}"[:2000],
                             available_at=utcnow() + timedelta(seconds=delay),
                         )
                     )
                     log.warning("outbox_send_failed", task=row.task_name, error_type=type(exc).__name__)
                     break  # the broker is likely down: stop this round, keep order
                 conn.execute(
-                    update(self.table).where(self.table.c.id == row.id).values(
-                        sent_at=utcnow(), attempts=row.attempts + 1
-                    )
+                    update(self.table)
+                    .where(self.table.c.id == row.id)
+                    .values(sent_at=utcnow(), attempts=row.attempts + 1)
                 )
                 sent += 1
         return sent
@@ -243,8 +255,17 @@ Handler = Callable[[Session, dict[str, Any], dict[str, Any]], None]
 class Consumers:
     """Registers thin Celery tasks around handlers: validate, de-duplicate, run, commit or dead-letter."""
 
-    def __init__(self, service: str, celery: Celery, db: Any, tables: MessagingTables, outbox: Outbox,
-                 contract: Contract, max_retries: int = 8, retry_backoff: float = 1.0) -> None:
+    def __init__(
+        self,
+        service: str,
+        celery: Celery,
+        db: Any,
+        tables: MessagingTables,
+        outbox: Outbox,
+        contract: Contract,
+        max_retries: int = 8,
+        retry_backoff: float = 1.0,
+    ) -> None:
         self.service = service
         self.celery = celery
         self.db = db
@@ -261,8 +282,14 @@ class Consumers:
         consumers = self
 
         def decorator(fn: Handler) -> Any:
-            @self.celery.task(name=name, bind=True, queue=spec.queue, max_retries=self.max_retries,
-                              acks_late=True, reject_on_worker_lost=True)
+            @self.celery.task(
+                name=name,
+                bind=True,
+                queue=spec.queue,
+                max_retries=self.max_retries,
+                acks_late=True,
+                reject_on_worker_lost=True,
+            )
             def task(self: Any, message: dict[str, Any]) -> str:
                 return consumers._run(self, spec, fn, message)
 
@@ -281,8 +308,11 @@ class Consumers:
         except ValidationError as exc:
             self._dead_letter(spec, message, exc, task.request.retries + 1)
             return "invalid"
-        meta = {"message_id": message_id, "correlation_id": message.get("correlation_id"),
-                "version": message.get("version")}
+        meta = {
+            "message_id": message_id,
+            "correlation_id": message.get("correlation_id"),
+            "version": message.get("version"),
+        }
         try:
             with self.db.session() as session:
                 first = session.execute(
@@ -297,7 +327,7 @@ class Consumers:
                 fn(session, payload, meta)
         except Exception as exc:
             if _is_transient(exc) and task.request.retries < task.max_retries:
-                base = self.retry_backoff * 2.0 ** task.request.retries
+                base = self.retry_backoff * 2.0**task.request.retries
                 countdown = min(300.0, base) * (0.5 + random.random())  # jitter spreads a herd
                 log.warning("message_retry", error_type=type(exc).__name__, countdown=round(countdown, 1))
                 raise task.retry(exc=exc, countdown=countdown) from exc
@@ -311,23 +341,35 @@ class Consumers:
         with self.db.session() as session:
             session.execute(
                 insert(self.tables.dead_letters).values(
-                    id=dl_id, message_id=str(message.get("message_id") or dl_id), task_name=spec.name,
+                    id=dl_id,
+                    message_id=str(message.get("message_id") or dl_id),
+                    task_name=spec.name,
                     version=int(message.get("version") or spec.version),
-                    payload=message.get("payload") or {}, correlation_id=message.get("correlation_id"),
-                    error_type=type(exc).__name__, error=str(exc)[:4000], attempts=attempts,
+                    payload=message.get("payload") or {},
+                    correlation_id=message.get("correlation_id"),
+                    error_type=type(exc).__name__,
+                    error=str(exc)[:4000],
+                    attempts=attempts,
                     failed_at=utcnow(),
                 )
             )
             if spec.name != "notifications.message_dead_lettered":
-                self.outbox.publish(session, "notifications.message_dead_lettered", {
-                    "service": self.service, "dead_letter_id": str(dl_id), "task_name": spec.name,
-                    "error_type": type(exc).__name__,
-                })
+                self.outbox.publish(
+                    session,
+                    "notifications.message_dead_lettered",
+                    {
+                        "service": self.service,
+                        "dead_letter_id": str(dl_id),
+                        "task_name": spec.name,
+                        "error_type": type(exc).__name__,
+                    },
+                )
         log.error("message_dead_lettered", dead_letter_id=str(dl_id))
 
 
-def replay_dead_letter(session: Session, outbox: Outbox, tables: MessagingTables,
-                       dead_letter_id: uuid.UUID, replayed_by: str) -> uuid.UUID | None:
+def replay_dead_letter(
+    session: Session, outbox: Outbox, tables: MessagingTables, dead_letter_id: uuid.UUID, replayed_by: str
+) -> uuid.UUID | None:
     """Send a dead letter again under its original message id, so a replay has one effect at most."""
     row = session.execute(
         select(tables.dead_letters).where(tables.dead_letters.c.id == dead_letter_id).with_for_update()
@@ -341,13 +383,20 @@ def replay_dead_letter(session: Session, outbox: Outbox, tables: MessagingTables
     outbox_id = message_id if existing is None else uuid.uuid4()
     session.execute(
         insert(tables.outbox).values(
-            id=outbox_id, task_name=row.task_name, version=row.version, queue=row.task_name.split(".")[0],
-            payload=row.payload, correlation_id=row.correlation_id, created_at=now, available_at=now,
+            id=outbox_id,
+            task_name=row.task_name,
+            version=row.version,
+            queue=row.task_name.split(".")[0],
+            payload=row.payload,
+            correlation_id=row.correlation_id,
+            created_at=now,
+            available_at=now,
             attempts=0,
         )
     )
     session.execute(
-        update(tables.dead_letters).where(tables.dead_letters.c.id == dead_letter_id)
+        update(tables.dead_letters)
+        .where(tables.dead_letters.c.id == dead_letter_id)
         .values(replayed_at=now, replayed_by=replayed_by)
     )
     outbox.track(session, [outbox_id])

@@ -56,8 +56,7 @@ def run_env(metadata: MetaData, service: str) -> None:
         conn.execute(text("SELECT pg_advisory_lock(hashtext(:k))"), {"k": f"migrate:{service}"})
         conn.commit()
         try:
-            context.configure(connection=conn, target_metadata=metadata, compare_type=True,
-                              render_item=_render_item)
+            context.configure(connection=conn, target_metadata=metadata, compare_type=True, render_item=_render_item)
             with context.begin_transaction():
                 context.run_migrations()
         finally:

@@ -1,6 +1,6 @@
 """Each service's OpenAPI document, written to docs/openapi/ and checked for drift in CI.
 
-    python -m services.common.openapi write | check
+python -m services.common.openapi write | check
 """
 
 from __future__ import annotations
@@ -19,10 +19,14 @@ DOCS = Path(__file__).resolve().parents[2] / "docs" / "openapi"
 def _offline_settings(service: str, settings_cls: type[Settings]) -> Settings:
     """Settings that let create_app build the app without touching any server."""
     return settings_cls(
-        service=service, database_url="postgresql+psycopg://offline@127.0.0.1:1/offline",
-        broker_url="redis://127.0.0.1:1/0", result_backend="redis://127.0.0.1:1/0",
-        jwt_issuer="https://identity.example", jwt_audience="pumpurs",
-        jwks_url="https://identity.example/.well-known/jwks.json", log_format="console",
+        service=service,
+        database_url="postgresql+psycopg://offline@127.0.0.1:1/offline",
+        broker_url="redis://127.0.0.1:1/0",
+        result_backend="redis://127.0.0.1:1/0",
+        jwt_issuer="https://identity.example",
+        jwt_audience="pumpurs",
+        jwks_url="https://identity.example/.well-known/jwks.json",
+        log_format="console",
     )
 
 
@@ -41,8 +45,7 @@ def spec_of(service: str) -> dict[str, Any]:
     app_mod = importlib.import_module(f"services.{service}.app")
     settings_mod = importlib.import_module(f"services.{service}.settings")
     settings_cls = next(
-        v for v in vars(settings_mod).values()
-        if isinstance(v, type) and issubclass(v, Settings) and v is not Settings
+        v for v in vars(settings_mod).values() if isinstance(v, type) and issubclass(v, Settings) and v is not Settings
     )
     app = app_mod.create_app(_offline_settings(service, settings_cls))
     with app.app_context():

@@ -27,8 +27,7 @@ def page_schema(item: type[Schema], name: str) -> type[Schema]:
     )
 
 
-def paginate(session: Session, query: Select[Any], page: int, page_size: int, *,
-             rows: bool = False) -> dict[str, Any]:
+def paginate(session: Session, query: Select[Any], page: int, page_size: int, *, rows: bool = False) -> dict[str, Any]:
     """One page of `query` and the total count; ORM objects, or plain dicts when `rows`."""
     total = session.execute(select(func.count()).select_from(query.order_by(None).subquery())).scalar_one()
     result = session.execute(query.limit(page_size).offset((page - 1) * page_size))

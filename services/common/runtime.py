@@ -19,8 +19,9 @@ from .settings import Settings
 class ServiceRuntime:
     """Built once per process; nothing here does I/O until first used."""
 
-    def __init__(self, settings: Settings, metadata: MetaData, tables: MessagingTables,
-                 contract: Contract = CONTRACT) -> None:
+    def __init__(
+        self, settings: Settings, metadata: MetaData, tables: MessagingTables, contract: Contract = CONTRACT
+    ) -> None:
         self.settings = settings
         self.metadata = metadata
         self.tables = tables
@@ -43,9 +44,16 @@ class ServiceRuntime:
 
     @cached_property
     def consumers(self) -> Consumers:
-        return Consumers(self.settings.service, self.celery, self.db, self.tables, self.outbox,
-                         self.contract, max_retries=self.settings.task_max_retries,
-                         retry_backoff=self.settings.task_retry_backoff)
+        return Consumers(
+            self.settings.service,
+            self.celery,
+            self.db,
+            self.tables,
+            self.outbox,
+            self.contract,
+            max_retries=self.settings.task_max_retries,
+            retry_backoff=self.settings.task_retry_backoff,
+        )
 
     @cached_property
     def redis(self) -> redis.Redis:

@@ -34,9 +34,7 @@ def tenant_scope(
     school_grants = [g for g in principal.grants if g.tenant_id and g.school_id]
     if school_grants:
         if school_col is not None:
-            clauses.append(
-                or_(*(and_(tenant_col == g.tenant_id, school_col == g.school_id) for g in school_grants))
-            )
+            clauses.append(or_(*(and_(tenant_col == g.tenant_id, school_col == g.school_id) for g in school_grants)))
         else:
             clauses.append(tenant_col.in_(sorted({str(g.tenant_id) for g in school_grants})))
     return or_(*clauses) if clauses else false()

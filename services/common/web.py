@@ -21,6 +21,7 @@ from prometheus_client import (
     multiprocess,
 )
 
+from .auth import public
 from .errors import ApiError, register_error_handlers
 from .logging import configure_logging
 from .settings import Settings
@@ -97,15 +98,17 @@ def create_base_app(
 
     assets = swagger_ui_bundle.swagger_ui_path
 
-    @app.get("/docs/assets/<path:filename>")
+    @app.get("/docs/assets/<path:filename>", endpoint="_docs_assets")
     def _docs_assets(filename: str) -> Response:
         return send_from_directory(assets, filename, max_age=86400)
 
     @app.get("/healthz")
+    @public
     def _healthz() -> Response:
         return jsonify(status="ok", service=settings.service)
 
     @app.get("/readyz")
+    @public
     def _readyz() -> Any:
         results: dict[str, str] = {}
         ok = True
@@ -117,11 +120,18 @@ def create_base_app(
                 ok = False
                 results[name] = f"down: {type(exc).__name__}"
         if not ok:
-            raise ApiError(503, "not_ready", "A dependency is not reachable.", checks=results,
-                           headers={"Retry-After": "5"}, detail_lv="Kāda atkarība nav sasniedzama.")
+            raise ApiError(
+                503,
+                "not_ready",
+                "A dependency is not reachable.",
+                checks=results,
+                headers={"Retry-After": "5"},
+                detail_lv="Kāda atkarība nav sasniedzama.",
+            )
         return jsonify(status="ready", checks=results)
 
     @app.get("/metrics")
+    @public
     def _metrics() -> Response:
         if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
             registry = CollectorRegistry()
@@ -159,6 +169,7 @@ def _install_request_context(app: Flask, service: str) -> None:
         LATENCY.labels(service, request.method, endpoint).observe(elapsed)
         if request.path not in _QUIET:
             # the route pattern, never the concrete path: no identifiers or codes in logs
-            log.info("request", method=request.method, route=endpoint, status=resp.status_code,
-                     ms=round(elapsed * 1000, 1))
+            log.info(
+                "request", method=request.method, route=endpoint, status=resp.status_code, ms=round(elapsed * 1000, 1)
+            )
         return resp

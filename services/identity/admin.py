@@ -31,13 +31,19 @@ def _ref(tenant: Tenant | None) -> scope.TenantRef | None:
     return scope.TenantRef(str(tenant.id), tenant.kind, tenant.region) if tenant else None
 
 
-def _audit(session: Session, principal: Principal | None, action: str, target: Any, tenant_id: Any,
-           **details: Any) -> None:
-    session.add(AuditEvent(
-        actor_id=uuid.UUID(principal.user_id) if principal else None, action=action,
-        target_type=type(target).__name__.lower(), target_id=str(target.id), tenant_id=tenant_id,
-        details=details,
-    ))
+def _audit(
+    session: Session, principal: Principal | None, action: str, target: Any, tenant_id: Any, **details: Any
+) -> None:
+    session.add(
+        AuditEvent(
+            actor_id=uuid.UUID(principal.user_id) if principal else None,
+            action=action,
+            target_type=type(target).__name__.lower(),
+            target_id=str(target.id),
+            tenant_id=tenant_id,
+            details=details,
+        )
+    )
 
 
 def _flush_unique(session: Session, what: str, field: str) -> None:
@@ -46,8 +52,12 @@ def _flush_unique(session: Session, what: str, field: str) -> None:
         with session.begin_nested():
             session.flush()
     except IntegrityError:
-        raise Conflict(f"{what}_exists", f"A {what} with this {field} already exists.",
-                       f"Ieraksts ar šādu lauku '{field}' jau pastāv.", field=field) from None
+        raise Conflict(
+            f"{what}_exists",
+            f"A {what} with this {field} already exists.",
+            f"Ieraksts ar šādu lauku '{field}' jau pastāv.",
+            field=field,
+        ) from None
 
 
 # ---- tenants and schools -----------------------------------------------------------------------
@@ -55,11 +65,21 @@ def _flush_unique(session: Session, what: str, field: str) -> None:
 
 def tenant_payload(tenant: Tenant) -> dict[str, Any]:
     return {
-        "tenant_id": str(tenant.id), "revision": tenant.revision, "kind": tenant.kind, "name": tenant.name,
-        "region": tenant.region, "student_count": tenant.student_count, "active": tenant.active,
+        "tenant_id": str(tenant.id),
+        "revision": tenant.revision,
+        "kind": tenant.kind,
+        "name": tenant.name,
+        "region": tenant.region,
+        "student_count": tenant.student_count,
+        "active": tenant.active,
         "schools": [
-            {"school_id": str(s.id), "name": s.name, "kind": s.kind, "student_count": s.student_count,
-             "active": s.active}
+            {
+                "school_id": str(s.id),
+                "name": s.name,
+                "kind": s.kind,
+                "student_count": s.student_count,
+                "active": s.active,
+            }
             for s in tenant.schools
         ],
     }
@@ -94,23 +114,42 @@ def visible_tenant(session: Session, principal: Principal, tenant_id: uuid.UUID)
 def create_tenant(session: Session, outbox: Outbox, principal: Principal, data: dict[str, Any]) -> Tenant:
     if not scope.can_manage_tenants(principal):
         raise Forbidden("Only the platform admin creates tenants.")
-    tenant = Tenant(id=uuid.uuid4(), kind=data["kind"], name=data["name"],
-                    registration_number=data["registration_number"], region=data["region"],
-                    student_count=data.get("student_count", 0))
+    tenant = Tenant(
+        id=uuid.uuid4(),
+        kind=data["kind"],
+        name=data["name"],
+        registration_number=data["registration_number"],
+        region=data["region"],
+        student_count=data.get("student_count", 0),
+    )
     session.add(tenant)
     if tenant.kind == "vocational_school":
         # a vocational school is its own tenant and its own (only) school
-        session.add(School(id=uuid.uuid4(), tenant=tenant, kind="vocational", name=tenant.name,
-                           registration_number=tenant.registration_number,
-                           student_count=tenant.student_count))
+        session.add(
+            School(
+                id=uuid.uuid4(),
+                tenant=tenant,
+                kind="vocational",
+                name=tenant.name,
+                registration_number=tenant.registration_number,
+                student_count=tenant.student_count,
+            )
+        )
     _flush_unique(session, "tenant", "registration_number")
     _audit(session, principal, "tenant.created", tenant, tenant.id, name=tenant.name)
     _tenant_changed(session, outbox, tenant)
     return tenant
 
 
-def update_tenant(session: Session, outbox: Outbox, principal: Principal, tenant_id: uuid.UUID,
-                  data: dict[str, Any]) -> Tenant:
+def update_tenant(
+    session: Session,
+    outbox: Outbox,
+    principal: Principal,
+    tenant_id: uuid.UUID,
+    data: dict[str, Any],
+    ended_sessions: list[str] | None = None,
+) -> Tenant:
+    """Change a tenant; deactivating it ends its users' sessions (their ids go to `ended_sessions`)."""
     tenant = visible_tenant(session, principal, tenant_id)
     if not scope.can_manage_tenants(principal):
         raise Forbidden("Only the platform admin changes tenants.")
@@ -120,6 +159,12 @@ def update_tenant(session: Session, outbox: Outbox, principal: Principal, tenant
     if tenant.kind == "vocational_school" and changed:
         for school in tenant.schools:  # keep the vocational school's one school in step
             school.name, school.student_count, school.active = tenant.name, tenant.student_count, tenant.active
+    if changed.get("active") is False:
+        users = session.execute(select(User.id).where(User.tenant_id == tenant.id)).scalars()
+        for user_id in users:
+            (ended_sessions if ended_sessions is not None else []).extend(
+                end_user_sessions(session, user_id, "tenant_deactivated")
+            )
     if changed:
         tenant.revision += 1
         _audit(session, principal, "tenant.updated", tenant, tenant.id, fields=sorted(changed))
@@ -127,17 +172,26 @@ def update_tenant(session: Session, outbox: Outbox, principal: Principal, tenant
     return tenant
 
 
-def create_school(session: Session, outbox: Outbox, principal: Principal, tenant_id: uuid.UUID,
-                  data: dict[str, Any]) -> School:
+def create_school(
+    session: Session, outbox: Outbox, principal: Principal, tenant_id: uuid.UUID, data: dict[str, Any]
+) -> School:
     tenant = visible_tenant(session, principal, tenant_id)
     if not scope.can_manage_schools(principal, _ref(tenant)):  # type: ignore[arg-type]
         raise Forbidden("Schools are set up by the platform admin or the region's coordinator.")
     if tenant.kind != "municipality":
-        raise Conflict("tenant_not_municipality", "Only a municipality has schools under it.",
-                       "Skolas var piederēt tikai pašvaldībai.")
-    school = School(id=uuid.uuid4(), tenant_id=tenant.id, kind="general", name=data["name"],
-                    registration_number=data["registration_number"],
-                    student_count=data.get("student_count", 0))
+        raise Conflict(
+            "tenant_not_municipality",
+            "Only a municipality has schools under it.",
+            "Skolas var piederēt tikai pašvaldībai.",
+        )
+    school = School(
+        id=uuid.uuid4(),
+        tenant_id=tenant.id,
+        kind="general",
+        name=data["name"],
+        registration_number=data["registration_number"],
+        student_count=data.get("student_count", 0),
+    )
     session.add(school)
     _flush_unique(session, "school", "registration_number")
     tenant.revision += 1
@@ -146,8 +200,9 @@ def create_school(session: Session, outbox: Outbox, principal: Principal, tenant
     return school
 
 
-def update_school(session: Session, outbox: Outbox, principal: Principal, school_id: uuid.UUID,
-                  data: dict[str, Any]) -> School:
+def update_school(
+    session: Session, outbox: Outbox, principal: Principal, school_id: uuid.UUID, data: dict[str, Any]
+) -> School:
     school = session.get(School, school_id)
     if school is None or not principal.can_see_tenant(str(school.tenant_id), school.tenant.region):
         raise NotFound("school")
@@ -168,12 +223,20 @@ def update_school(session: Session, outbox: Outbox, principal: Principal, school
 
 def user_payload(user: User) -> dict[str, Any]:
     return {
-        "user_id": str(user.id), "revision": user.revision,
-        "tenant_id": str(user.tenant_id) if user.tenant_id else None, "email": user.email,
-        "full_name": user.full_name, "language": user.language, "active": user.active,
+        "user_id": str(user.id),
+        "revision": user.revision,
+        "tenant_id": str(user.tenant_id) if user.tenant_id else None,
+        "email": user.email,
+        "full_name": user.full_name,
+        "language": user.language,
+        "active": user.active,
         "roles": [
-            {"role": g.role, "tenant_id": str(g.tenant_id) if g.tenant_id else None,
-             "school_id": str(g.school_id) if g.school_id else None, "region": g.region}
+            {
+                "role": g.role,
+                "tenant_id": str(g.tenant_id) if g.tenant_id else None,
+                "school_id": str(g.school_id) if g.school_id else None,
+                "region": g.region,
+            }
             for g in user.grants
         ],
     }
@@ -189,7 +252,8 @@ def users_query(principal: Principal, filters: dict[str, Any]) -> Select[Any]:
     if not principal.has_role(*READERS):
         raise Forbidden()
     query = (
-        select(User).outerjoin(Tenant, User.tenant_id == Tenant.id)
+        select(User)
+        .outerjoin(Tenant, User.tenant_id == Tenant.id)
         .where(tenant_scope(principal, User.tenant_id, region_col=Tenant.region))
     )
     if filters.get("tenant_id"):
@@ -234,7 +298,8 @@ def _manageable_user(session: Session, principal: Principal, user_id: uuid.UUID)
     user = visible_user(session, principal, user_id)
     if str(user.id) == principal.user_id and not principal.is_platform_admin:
         raise Forbidden("You cannot administer your own account.", code="self_administration")
-    if not scope.can_manage_user(principal, _ref(user.tenant), _roles(user)):
+    user_grants = [(g.role, str(g.school_id) if g.school_id else None) for g in user.grants]
+    if not scope.can_manage_user(principal, _ref(user.tenant), user_grants):
         raise Forbidden()
     return user
 
@@ -247,8 +312,11 @@ def _grant_request(session: Session, data: dict[str, Any]) -> scope.GrantRequest
     if data.get("school_id") and school is None:
         raise NotFound("school")
     return scope.GrantRequest(
-        role=data["role"], tenant=_ref(tenant), school_id=str(school.id) if school else None,
-        school_tenant_id=str(school.tenant_id) if school else None, region=data.get("region"),
+        role=data["role"],
+        tenant=_ref(tenant),
+        school_id=str(school.id) if school else None,
+        school_tenant_id=str(school.tenant_id) if school else None,
+        region=data.get("region"),
     )
 
 
@@ -262,27 +330,35 @@ def _add_grant(session: Session, principal: Principal, user: User, data: dict[st
     try:
         scope.check_grant_shape(req, str(user.tenant_id) if user.tenant_id else None)
     except scope.ScopeError as exc:
-        raise ApiError(422, exc.code, exc.detail, detail_lv="Lomas tvērums nav derīgs.",
-                       errors={"role": [exc.detail]}) from None
+        raise ApiError(
+            422, exc.code, exc.detail, detail_lv="Lomas tvērums nav derīgs.", errors={"role": [exc.detail]}
+        ) from None
     if not scope.can_grant(principal, req):
         raise Forbidden(f"Your role cannot grant {req.role} here.", code="grant_not_allowed")
-    grant = RoleGrant(id=uuid.uuid4(), user_id=user.id, role=req.role,
-                      tenant_id=uuid.UUID(req.tenant.id) if req.tenant else None,
-                      school_id=uuid.UUID(req.school_id) if req.school_id else None, region=req.region,
-                      granted_by=uuid.UUID(principal.user_id))
+    grant = RoleGrant(
+        id=uuid.uuid4(),
+        user_id=user.id,
+        role=req.role,
+        tenant_id=uuid.UUID(req.tenant.id) if req.tenant else None,
+        school_id=uuid.UUID(req.school_id) if req.school_id else None,
+        region=req.region,
+        granted_by=uuid.UUID(principal.user_id),
+    )
     session.add(grant)
     try:
         with session.begin_nested():
             session.flush()
     except IntegrityError:
-        raise Conflict("grant_exists", "The user already holds this role in this scope.",
-                       "Lietotājam šī loma šajā tvērumā jau ir.") from None
+        raise Conflict(
+            "grant_exists", "The user already holds this role in this scope.", "Lietotājam šī loma šajā tvērumā jau ir."
+        ) from None
     user.grants.append(grant)
     return grant
 
 
-def create_user(session: Session, outbox: Outbox, settings: IdentitySettings, principal: Principal,
-                data: dict[str, Any]) -> User:
+def create_user(
+    session: Session, outbox: Outbox, settings: IdentitySettings, principal: Principal, data: dict[str, Any]
+) -> User:
     tenant = None
     if data.get("tenant_id"):
         tenant = session.get(Tenant, data["tenant_id"])
@@ -291,9 +367,14 @@ def create_user(session: Session, outbox: Outbox, settings: IdentitySettings, pr
     if not scope.can_manage_users_of(principal, _ref(tenant)):
         raise Forbidden("Your role does not set up users here.")
     _check_password(settings, data["password"])
-    user = User(id=uuid.uuid4(), tenant_id=tenant.id if tenant else None, email=data["email"].strip().lower(),
-                full_name=data["full_name"], language=data.get("language", "lv"),
-                password_hash=hash_password(data["password"]))
+    user = User(
+        id=uuid.uuid4(),
+        tenant_id=tenant.id if tenant else None,
+        email=data["email"].strip().lower(),
+        full_name=data["full_name"],
+        language=data.get("language", "lv"),
+        password_hash=hash_password(data["password"]),
+    )
     session.add(user)
     _flush_unique(session, "user", "email")
     for grant in data.get("roles", []):
@@ -305,14 +386,23 @@ def create_user(session: Session, outbox: Outbox, settings: IdentitySettings, pr
 
 def _check_password(settings: IdentitySettings, password: str) -> None:
     if len(password) < settings.password_min_length:
-        raise ApiError(422, "password_too_short",
-                       f"The password needs at least {settings.password_min_length} characters.",
-                       detail_lv=f"Parolei jābūt vismaz {settings.password_min_length} rakstzīmes garai.",
-                       errors={"password": ["too short"]})
+        raise ApiError(
+            422,
+            "password_too_short",
+            f"The password needs at least {settings.password_min_length} characters.",
+            detail_lv=f"Parolei jābūt vismaz {settings.password_min_length} rakstzīmes garai.",
+            errors={"password": ["too short"]},
+        )
 
 
-def update_user(session: Session, outbox: Outbox, settings: IdentitySettings, principal: Principal,
-                user_id: uuid.UUID, data: dict[str, Any]) -> tuple[User, list[str]]:
+def update_user(
+    session: Session,
+    outbox: Outbox,
+    settings: IdentitySettings,
+    principal: Principal,
+    user_id: uuid.UUID,
+    data: dict[str, Any],
+) -> tuple[User, list[str]]:
     """Change a user's profile or activation; returns the sessions a deactivation ended."""
     user = _manageable_user(session, principal, user_id)
     if "password" in data:
@@ -333,25 +423,36 @@ def update_user(session: Session, outbox: Outbox, settings: IdentitySettings, pr
     return user, ended
 
 
-def grant_role(session: Session, outbox: Outbox, principal: Principal, user_id: uuid.UUID,
-               data: dict[str, Any]) -> RoleGrant:
+def grant_role(
+    session: Session, outbox: Outbox, principal: Principal, user_id: uuid.UUID, data: dict[str, Any]
+) -> RoleGrant:
     user = _manageable_user(session, principal, user_id)
     grant = _add_grant(session, principal, user, data)
     user.revision += 1
-    _audit(session, principal, "role.granted", user, user.tenant_id, role=grant.role,
-           school_id=str(grant.school_id) if grant.school_id else None)
+    _audit(
+        session,
+        principal,
+        "role.granted",
+        user,
+        user.tenant_id,
+        role=grant.role,
+        school_id=str(grant.school_id) if grant.school_id else None,
+    )
     _user_changed(session, outbox, user)
     return grant
 
 
-def revoke_role(session: Session, outbox: Outbox, principal: Principal, user_id: uuid.UUID,
-                grant_id: uuid.UUID) -> User:
+def revoke_role(
+    session: Session, outbox: Outbox, principal: Principal, user_id: uuid.UUID, grant_id: uuid.UUID
+) -> User:
     user = _manageable_user(session, principal, user_id)
     grant = next((g for g in user.grants if g.id == grant_id), None)
     if grant is None:
         raise NotFound("role grant")
-    req = _grant_request(session, {"role": grant.role, "tenant_id": grant.tenant_id,
-                                   "school_id": grant.school_id, "region": grant.region})
+    req = _grant_request(
+        session,
+        {"role": grant.role, "tenant_id": grant.tenant_id, "school_id": grant.school_id, "region": grant.region},
+    )
     if not scope.can_grant(principal, req):
         raise Forbidden(f"Your role cannot take away {grant.role}.", code="grant_not_allowed")
     user.grants.remove(grant)
@@ -375,14 +476,19 @@ def end_sessions(session: Session, principal: Principal, user_id: uuid.UUID) -> 
     return ended
 
 
-def bootstrap_admin(session: Session, outbox: Outbox, email: str, full_name: str,
-                    password: str) -> tuple[User, bool]:
+def bootstrap_admin(session: Session, outbox: Outbox, email: str, full_name: str, password: str) -> tuple[User, bool]:
     """Create the first platform admin; returns (user, created). Idempotent by e-mail."""
     existing = session.execute(select(User).where(User.email == email.strip().lower())).scalars().first()
     if existing is not None:
         return existing, False
-    user = User(id=uuid.uuid4(), tenant_id=None, email=email.strip().lower(), full_name=full_name,
-                language="lv", password_hash=hash_password(password))
+    user = User(
+        id=uuid.uuid4(),
+        tenant_id=None,
+        email=email.strip().lower(),
+        full_name=full_name,
+        language="lv",
+        password_hash=hash_password(password),
+    )
     user.grants.append(RoleGrant(id=uuid.uuid4(), role="platform_admin"))
     session.add(user)
     _audit(session, None, "user.bootstrapped", user, None)

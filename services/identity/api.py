@@ -9,7 +9,7 @@ from flask import current_app, jsonify
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
-from services.common.auth import PLATFORM_ADMIN, current_principal, require_auth, require_roles
+from services.common.auth import PLATFORM_ADMIN, current_principal, public, require_roles
 from services.common.errors import ApiError
 from services.common.pagination import paginate
 from services.common.revocation import RevocationList
@@ -66,8 +66,12 @@ def revocations() -> RevocationList:
 
 
 def _tokens(pair: sessions.TokenPair) -> dict[str, Any]:
-    return {"access_token": pair.access_token, "refresh_token": pair.refresh_token,
-            "token_type": pair.token_type, "expires_in": pair.expires_in}
+    return {
+        "access_token": pair.access_token,
+        "refresh_token": pair.refresh_token,
+        "token_type": pair.token_type,
+        "expires_in": pair.expires_in,
+    }
 
 
 # ---- auth ---------------------------------------------------------------------------------------
@@ -75,6 +79,7 @@ def _tokens(pair: sessions.TokenPair) -> dict[str, Any]:
 
 @auth_blp.route("/login")
 class Login(MethodView):
+    @public
     @auth_blp.arguments(LoginSchema)
     @auth_blp.response(200, TokenSchema)
     @auth_blp.alt_response(401, description="Wrong e-mail or password")
@@ -90,6 +95,7 @@ class Login(MethodView):
 
 @auth_blp.route("/refresh")
 class Refresh(MethodView):
+    @public
     @auth_blp.arguments(RefreshSchema)
     @auth_blp.response(200, TokenSchema)
     def post(self, data: dict[str, Any]) -> dict[str, Any]:
@@ -109,7 +115,6 @@ class Logout(MethodView):
     @auth_blp.arguments(LogoutSchema)
     @auth_blp.response(204)
     @auth_blp.doc(security=BEARER)
-    @require_auth
     def post(self, data: dict[str, Any]) -> None:
         """End the current session: its refresh token and its access tokens stop working."""
         principal = current_principal()
@@ -123,7 +128,6 @@ class Logout(MethodView):
 class Me(MethodView):
     @auth_blp.response(200, MeSchema)
     @auth_blp.doc(security=BEARER)
-    @require_auth
     def get(self) -> Any:
         """Who am I: profile and role grants."""
         principal = current_principal()
@@ -131,8 +135,11 @@ class Me(MethodView):
             user = session.get(User, uuid.UUID(principal.user_id))
             if user is None or not user.active:
                 raise ApiError(401, "invalid_token", "The user no longer exists or is inactive.")
-            return {**{c: getattr(user, c) for c in ("id", "email", "full_name", "language", "tenant_id")},
-                    "region": principal.region, "grants": list(user.grants)}
+            return {
+                **{c: getattr(user, c) for c in ("id", "email", "full_name", "language", "tenant_id")},
+                "region": principal.region,
+                "grants": list(user.grants),
+            }
 
 
 @auth_blp.route("/password")
@@ -140,26 +147,27 @@ class Password(MethodView):
     @auth_blp.arguments(PasswordChangeSchema)
     @auth_blp.response(204)
     @auth_blp.doc(security=BEARER)
-    @require_auth
     def post(self, data: dict[str, Any]) -> None:
         """Change your own password; your other sessions end."""
         principal = current_principal()
         with rt().db.transaction() as session:
             user = session.get(User, uuid.UUID(principal.user_id))
             if user is None or not verify_password(user.password_hash, data["current_password"]):
-                raise ApiError(403, "wrong_password", "The current password is wrong.",
-                               detail_lv="Pašreizējā parole ir nepareiza.")
+                raise ApiError(
+                    403, "wrong_password", "The current password is wrong.", detail_lv="Pašreizējā parole ir nepareiza."
+                )
             admin._check_password(settings(), data["new_password"])
             from .passwords import hash_password
 
             user.password_hash = hash_password(data["new_password"])
             # the session that changed the password goes on: its refresh token must keep working
             ended = sessions.end_user_sessions(
-                session, user.id, "password_changed",
+                session,
+                user.id,
+                "password_changed",
                 keep=uuid.UUID(principal.session_id) if principal.session_id else None,
             )
-            admin._audit(session, principal, "user.password_changed", user, user.tenant_id,
-                         sessions_ended=len(ended))
+            admin._audit(session, principal, "user.password_changed", user, user.tenant_id, sessions_ended=len(ended))
         revocations().revoke(ended, settings().access_token_ttl)
 
 
@@ -168,6 +176,7 @@ class Password(MethodView):
 
 @keys_blp.route("/.well-known/jwks.json")
 class Jwks(MethodView):
+    @public
     @keys_blp.response(200)
     def get(self) -> Any:
         """The public keys that verify access tokens (current and recently retired)."""
@@ -180,9 +189,9 @@ class Jwks(MethodView):
 
 @keys_blp.route("/keys")
 class Keys(MethodView):
+    @require_roles(PLATFORM_ADMIN)
     @keys_blp.response(200, KeySchema(many=True))
     @keys_blp.doc(security=BEARER)
-    @require_roles(PLATFORM_ADMIN)
     def get(self) -> Any:
         """List signing keys that still verify tokens."""
         with rt().db.transaction() as session:
@@ -191,9 +200,9 @@ class Keys(MethodView):
 
 @keys_blp.route("/keys/rotate")
 class Rotate(MethodView):
+    @require_roles(PLATFORM_ADMIN)
     @keys_blp.response(201, KeySchema)
     @keys_blp.doc(security=BEARER)
-    @require_roles(PLATFORM_ADMIN)
     def post(self) -> Any:
         """Sign with a new key from now on; tokens signed by the old one stay valid until they expire."""
         with rt().db.transaction() as session:
@@ -208,7 +217,6 @@ class Tenants(MethodView):
     @tenants_blp.arguments(TenantListArgs, location="query")
     @tenants_blp.response(200, TenantPage)
     @tenants_blp.doc(security=BEARER)
-    @require_auth
     def get(self, args: dict[str, Any]) -> Any:
         """List the tenants you can see (filter by region, kind, name)."""
         principal = current_principal()
@@ -216,10 +224,10 @@ class Tenants(MethodView):
             page = paginate(session, admin.tenants_query(principal, args), args["page"], args["page_size"])
             return page
 
+    @require_roles(PLATFORM_ADMIN)
     @tenants_blp.arguments(TenantCreateSchema)
     @tenants_blp.response(201, TenantSchema)
     @tenants_blp.doc(security=BEARER)
-    @require_roles(PLATFORM_ADMIN)
     def post(self, data: dict[str, Any]) -> Any:
         """Create a municipality or a state vocational school (platform admin)."""
         with rt().db.transaction() as session:
@@ -231,7 +239,6 @@ class Tenants(MethodView):
 class TenantById(MethodView):
     @tenants_blp.response(200, TenantSchema)
     @tenants_blp.doc(security=BEARER)
-    @require_auth
     def get(self, tenant_id: uuid.UUID) -> Any:
         """Read a tenant with its schools."""
         with rt().db.transaction() as session:
@@ -240,19 +247,19 @@ class TenantById(MethodView):
     @tenants_blp.arguments(TenantUpdateSchema)
     @tenants_blp.response(200, TenantSchema)
     @tenants_blp.doc(security=BEARER)
-    @require_auth
     def patch(self, data: dict[str, Any], tenant_id: uuid.UUID) -> Any:
         """Change a tenant's name, region, number of students or activity (platform admin)."""
+        ended: list[str] = []
         with rt().db.transaction() as session:
-            tenant = admin.update_tenant(session, rt().outbox, current_principal(), tenant_id, data)
-            return tenant
+            tenant = admin.update_tenant(session, rt().outbox, current_principal(), tenant_id, data, ended)
+        revocations().revoke(ended, settings().access_token_ttl)
+        return tenant
 
 
 @tenants_blp.route("/tenants/<uuid:tenant_id>/schools")
 class TenantSchools(MethodView):
     @tenants_blp.response(200, SchoolSchema(many=True))
     @tenants_blp.doc(security=BEARER)
-    @require_auth
     def get(self, tenant_id: uuid.UUID) -> Any:
         """List the schools of a tenant."""
         with rt().db.transaction() as session:
@@ -261,7 +268,6 @@ class TenantSchools(MethodView):
     @tenants_blp.arguments(SchoolCreateSchema)
     @tenants_blp.response(201, SchoolSchema)
     @tenants_blp.doc(security=BEARER)
-    @require_auth
     def post(self, data: dict[str, Any], tenant_id: uuid.UUID) -> Any:
         """Add a municipal school under a municipality."""
         with rt().db.transaction() as session:
@@ -274,7 +280,6 @@ class SchoolById(MethodView):
     @tenants_blp.arguments(SchoolUpdateSchema)
     @tenants_blp.response(200, SchoolSchema)
     @tenants_blp.doc(security=BEARER)
-    @require_auth
     def patch(self, data: dict[str, Any], school_id: uuid.UUID) -> Any:
         """Change a school's name, number of students or activity."""
         with rt().db.transaction() as session:
@@ -290,7 +295,6 @@ class Users(MethodView):
     @users_blp.arguments(UserListArgs, location="query")
     @users_blp.response(200, UserPage)
     @users_blp.doc(security=BEARER)
-    @require_auth
     def get(self, args: dict[str, Any]) -> Any:
         """List the users you administer or read (filter by tenant, school, role, name)."""
         with rt().db.transaction() as session:
@@ -300,7 +304,6 @@ class Users(MethodView):
     @users_blp.arguments(UserCreateSchema)
     @users_blp.response(201, UserSchema)
     @users_blp.doc(security=BEARER)
-    @require_auth
     def post(self, data: dict[str, Any]) -> Any:
         """Create a user with an initial password and role grants, within your scope."""
         with rt().db.transaction() as session:
@@ -312,7 +315,6 @@ class Users(MethodView):
 class UserById(MethodView):
     @users_blp.response(200, UserSchema)
     @users_blp.doc(security=BEARER)
-    @require_auth
     def get(self, user_id: uuid.UUID) -> Any:
         """Read a user and their role grants."""
         with rt().db.transaction() as session:
@@ -321,7 +323,6 @@ class UserById(MethodView):
     @users_blp.arguments(UserUpdateSchema)
     @users_blp.response(200, UserSchema)
     @users_blp.doc(security=BEARER)
-    @require_auth
     def patch(self, data: dict[str, Any], user_id: uuid.UUID) -> Any:
         """Change a user's name, language, password or activity; deactivation ends their sessions."""
         with rt().db.transaction() as session:
@@ -335,7 +336,6 @@ class UserRoles(MethodView):
     @users_blp.arguments(GrantCreateSchema)
     @users_blp.response(201, GrantSchema)
     @users_blp.doc(security=BEARER)
-    @require_auth
     def post(self, data: dict[str, Any], user_id: uuid.UUID) -> Any:
         """Grant a role in a scope (region, tenant or school), within what your role may grant."""
         with rt().db.transaction() as session:
@@ -346,7 +346,6 @@ class UserRoles(MethodView):
 class UserRole(MethodView):
     @users_blp.response(204)
     @users_blp.doc(security=BEARER)
-    @require_auth
     def delete(self, user_id: uuid.UUID, grant_id: uuid.UUID) -> None:
         """Take a role grant away."""
         with rt().db.transaction() as session:
@@ -357,7 +356,6 @@ class UserRole(MethodView):
 class UserUnlock(MethodView):
     @users_blp.response(200, UserSchema)
     @users_blp.doc(security=BEARER)
-    @require_auth
     def post(self, user_id: uuid.UUID) -> Any:
         """Lift a lockout after failed logins."""
         with rt().db.transaction() as session:
@@ -368,7 +366,6 @@ class UserUnlock(MethodView):
 class UserSessionsRevoke(MethodView):
     @users_blp.response(200, SessionsEndedSchema)
     @users_blp.doc(security=BEARER)
-    @require_auth
     def post(self, user_id: uuid.UUID) -> Any:
         """End every session of a user at once (a lost device, a leaving employee)."""
         with rt().db.transaction() as session:

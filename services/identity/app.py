@@ -47,15 +47,21 @@ def create_app(settings: IdentitySettings | None = None) -> Flask:
         runtime.settings,
         title="PuMPuRS identity",
         description="Tenants, schools, users, roles and tokens. / Pašvaldības, skolas, lietotāji, lomas "
-                    "un piekļuves marķieri.",
+        "un piekļuves marķieri.",
         readiness=runtime.readiness(),  # type: ignore[arg-type]
     )
     revocations = RevocationList(runtime.redis)
     app.extensions["runtime"] = runtime
     app.extensions["revocations"] = revocations
-    install_authentication(app, TokenVerifier(LocalKeys(runtime), runtime.settings.jwt_issuer,
-                                              runtime.settings.jwt_audience,
-                                              is_revoked=revocations.is_revoked))
+    install_authentication(
+        app,
+        TokenVerifier(
+            LocalKeys(runtime),
+            runtime.settings.jwt_issuer,
+            runtime.settings.jwt_audience,
+            is_revoked=revocations.is_revoked,
+        ),
+    )
     for blp in BLUEPRINTS:
         api.register_blueprint(blp)
     api.register_blueprint(dead_letter_blueprint(runtime))

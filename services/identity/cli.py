@@ -1,9 +1,9 @@
 """Identity's command line: migrate the database, create the first platform admin, rotate keys.
 
-    python -m services.identity.cli migrate
-    python -m services.identity.cli create-admin --email admin@example.lv [--name "..."]
-        (password from IDENTITY_ADMIN_PASSWORD, else generated and printed once)
-    python -m services.identity.cli rotate-keys
+python -m services.identity.cli migrate
+python -m services.identity.cli create-admin --email admin@example.lv [--name "..."]
+    (password from IDENTITY_ADMIN_PASSWORD, else generated and printed once)
+python -m services.identity.cli rotate-keys
 """
 
 from __future__ import annotations
@@ -12,11 +12,13 @@ import argparse
 import os
 import secrets
 import sys
+from typing import cast
 
 from services.common import migrate
 
 from . import admin, keys
 from .runtime import default_runtime
+from .settings import IdentitySettings
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -50,8 +52,8 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if args.command == "rotate-keys":
         with runtime.db.session() as session:
-            key = keys.rotate(session, runtime.settings.access_token_ttl,  # type: ignore[attr-defined]
-                              runtime.settings.key_retire_grace)  # type: ignore[attr-defined]
+            settings = cast(IdentitySettings, runtime.settings)
+            key = keys.rotate(session, settings.access_token_ttl, settings.key_retire_grace)
         print(f"identity: now signing with key {key.kid}")
         return 0
     return 2

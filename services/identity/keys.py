@@ -31,9 +31,13 @@ def _new_key() -> SigningKey:
 
 def current_key(session: Session) -> SigningKey:
     """The key that signs now; the first call on an empty database makes one."""
-    key = session.execute(
-        select(SigningKey).where(SigningKey.retired_at.is_(None)).order_by(SigningKey.created_at.desc())
-    ).scalars().first()
+    key = (
+        session.execute(
+            select(SigningKey).where(SigningKey.retired_at.is_(None)).order_by(SigningKey.created_at.desc())
+        )
+        .scalars()
+        .first()
+    )
     if key is None:
         key = _new_key()
         session.add(key)

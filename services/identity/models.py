@@ -89,8 +89,15 @@ class RoleGrant(Base):
 
     __tablename__ = "role_grants"
     __table_args__ = (
-        UniqueConstraint("user_id", "role", "tenant_id", "school_id", "region",
-                         name="uq_role_grants_scope", postgresql_nulls_not_distinct=True),
+        UniqueConstraint(
+            "user_id",
+            "role",
+            "tenant_id",
+            "school_id",
+            "region",
+            name="uq_role_grants_scope",
+            postgresql_nulls_not_distinct=True,
+        ),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True, default=uuid.uuid4)
@@ -127,8 +134,7 @@ class UsedRefreshToken(Base):
     __tablename__ = "used_refresh_tokens"
 
     token_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
-    session_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("refresh_sessions.id", ondelete="CASCADE"),
-                                                  index=True)
+    session_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("refresh_sessions.id", ondelete="CASCADE"), index=True)
     used_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 

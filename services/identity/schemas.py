@@ -20,8 +20,7 @@ class Strict(Schema):
 
 class LoginSchema(Strict):
     email = fields.Email(required=True)
-    password = fields.String(required=True, validate=validate.Length(min=1, max=1024),
-                             load_only=True)
+    password = fields.String(required=True, validate=validate.Length(min=1, max=1024), load_only=True)
 
 
 class RefreshSchema(Strict):
@@ -164,10 +163,15 @@ class UserCreateSchema(Strict):
     email = fields.Email(required=True)
     full_name = fields.String(required=True, validate=validate.Length(min=2, max=200))
     language = fields.String(load_default="lv", validate=validate.OneOf(["lv", "en"]))
-    tenant_id = fields.UUID(load_default=None, allow_none=True,
-                            metadata={"description": "Omit for IKVD staff (platform-level users)."})
-    password = fields.String(required=True, load_only=True, validate=validate.Length(max=1024),
-                             metadata={"description": "Initial password; the user changes it."})
+    tenant_id = fields.UUID(
+        load_default=None, allow_none=True, metadata={"description": "Omit for IKVD staff (platform-level users)."}
+    )
+    password = fields.String(
+        required=True,
+        load_only=True,
+        validate=validate.Length(max=1024),
+        metadata={"description": "Initial password; the user changes it."},
+    )
     roles = fields.List(fields.Nested(GrantCreateSchema), load_default=list)
 
 
@@ -175,8 +179,11 @@ class UserUpdateSchema(Strict):
     full_name = fields.String(validate=validate.Length(min=2, max=200))
     language = fields.String(validate=validate.OneOf(["lv", "en"]))
     active = fields.Boolean()
-    password = fields.String(load_only=True, validate=validate.Length(max=1024),
-                             metadata={"description": "Set a new password (ends the user's sessions)."})
+    password = fields.String(
+        load_only=True,
+        validate=validate.Length(max=1024),
+        metadata={"description": "Set a new password (ends the user's sessions)."},
+    )
 
 
 class UserListArgs(PageArgs):

@@ -9,6 +9,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from services.common.auth import (
@@ -100,13 +101,19 @@ def can_manage_users_of(principal: Principal, tenant: TenantRef | None) -> bool:
         return False
     if any(g.region == tenant.region for g in principal.grants_of(REGIONAL_COORDINATOR)):
         return True
-    return any(
-        g.tenant_id == tenant.id for g in principal.grants_of(MUNICIPALITY_COORDINATOR, SCHOOL_COORDINATOR)
-    )
+    return any(g.tenant_id == tenant.id for g in principal.grants_of(MUNICIPALITY_COORDINATOR, SCHOOL_COORDINATOR))
 
 
-def can_manage_user(principal: Principal, tenant: TenantRef | None, user_roles: set[str]) -> bool:
-    """Whether the principal may change this existing user (profile, activation, sessions)."""
+def can_manage_user(
+    principal: Principal, tenant: TenantRef | None, user_grants: Iterable[tuple[str, str | None]]
+) -> bool:
+    """Whether the principal may change this existing user (profile, activation, sessions).
+
+    `user_grants` are the user's (role, school id) pairs. A school coordinator reaches only users
+    whose every grant is a staff role in a school the coordinator coordinates.
+    """
+    grants = list(user_grants)
+    user_roles = {role for role, _school in grants}
     if not can_manage_users_of(principal, tenant):
         return False
     if principal.is_platform_admin:
@@ -117,7 +124,8 @@ def can_manage_user(principal: Principal, tenant: TenantRef | None, user_roles: 
         return True
     if tenant is not None and any(g.tenant_id == tenant.id for g in principal.grants_of(MUNICIPALITY_COORDINATOR)):
         return MUNICIPALITY_COORDINATOR not in user_roles
-    return not (user_roles & ADMIN_ROLES) and DIRECTOR not in user_roles
+    own_schools = {g.school_id for g in principal.grants_of(SCHOOL_COORDINATOR) if tenant and g.tenant_id == tenant.id}
+    return all(role in SCHOOL_STAFF_ROLES and school in own_schools for role, school in grants)
 
 
 def can_grant(principal: Principal, req: GrantRequest) -> bool:
@@ -130,13 +138,15 @@ def can_grant(principal: Principal, req: GrantRequest) -> bool:
         return True
     if any(g.tenant_id == req.tenant.id for g in principal.grants_of(MUNICIPALITY_COORDINATOR)):
         return req.role != MUNICIPALITY_COORDINATOR
-    return req.role in SCHOOL_STAFF_ROLES and req.school_id is not None and any(
-        g.tenant_id == req.tenant.id and g.school_id == req.school_id
-        for g in principal.grants_of(SCHOOL_COORDINATOR)
+    return (
+        req.role in SCHOOL_STAFF_ROLES
+        and req.school_id is not None
+        and any(
+            g.tenant_id == req.tenant.id and g.school_id == req.school_id
+            for g in principal.grants_of(SCHOOL_COORDINATOR)
+        )
     )
 
 
 def _is_region_admin(principal: Principal, tenant: TenantRef | None) -> bool:
-    return tenant is not None and any(
-        g.region == tenant.region for g in principal.grants_of(REGIONAL_COORDINATOR)
-    )
+    return tenant is not None and any(g.region == tenant.region for g in principal.grants_of(REGIONAL_COORDINATOR))

@@ -49,8 +49,9 @@ def grants_claim(user: User) -> list[dict[str, str]]:
     return claims
 
 
-def access_token(session: Session, settings: IdentitySettings, user: User, sid: uuid.UUID,
-                 now: datetime | None = None) -> str:
+def access_token(
+    session: Session, settings: IdentitySettings, user: User, sid: uuid.UUID, now: datetime | None = None
+) -> str:
     now = now or utcnow()
     key = keys.current_key(session)
     regions = {g.region for g in user.grants if g.region}
@@ -74,15 +75,26 @@ def access_token(session: Session, settings: IdentitySettings, user: User, sid: 
 
 def _new_session(session: Session, settings: IdentitySettings, user: User, now: datetime) -> TokenPair:
     refresh = secrets.token_urlsafe(32)
-    rs = RefreshSession(id=uuid.uuid4(), user_id=user.id, token_hash=_hash(refresh), created_at=now,
-                        expires_at=now + timedelta(seconds=settings.refresh_token_ttl))
+    rs = RefreshSession(
+        id=uuid.uuid4(),
+        user_id=user.id,
+        token_hash=_hash(refresh),
+        created_at=now,
+        expires_at=now + timedelta(seconds=settings.refresh_token_ttl),
+    )
     session.add(rs)
     session.flush()
     return TokenPair(access_token(session, settings, user, rs.id, now), refresh, settings.access_token_ttl, rs.id)
 
 
-INVALID_CREDENTIALS = dict(code="invalid_credentials", detail="The e-mail or the password is wrong.",
-                           detail_lv="Nepareizs e-pasts vai parole.")
+def _may_log_in(user: User) -> bool:
+    """An inactive user, or a user of an inactive tenant, cannot log in or refresh."""
+    return user.active and (user.tenant is None or user.tenant.active)
+
+
+INVALID_CREDENTIALS = dict(
+    code="invalid_credentials", detail="The e-mail or the password is wrong.", detail_lv="Nepareizs e-pasts vai parole."
+)
 
 
 def login(session: Session, settings: IdentitySettings, email: str, password: str) -> TokenPair | ApiError:
@@ -91,23 +103,33 @@ def login(session: Session, settings: IdentitySettings, email: str, password: st
     Returns the error instead of raising it, so the caller commits the failure count first.
     """
     now = utcnow()
-    user = session.execute(
-        select(User).where(User.email == email.strip().lower()).with_for_update()
-    ).scalars().first()
+    user = session.execute(select(User).where(User.email == email.strip().lower()).with_for_update()).scalars().first()
     if user is not None and user.locked_until and user.locked_until > now:
         wait = int((user.locked_until - now).total_seconds()) + 1
-        return ApiError(423, "account_locked", "Too many failed logins; the account is locked for a while.",
-                        detail_lv="Pārāk daudz neveiksmīgu pieteikšanās mēģinājumu; konts uz laiku bloķēts.",
-                        headers={"Retry-After": str(wait)}, retry_after=wait)
+        return ApiError(
+            423,
+            "account_locked",
+            "Too many failed logins; the account is locked for a while.",
+            detail_lv="Pārāk daudz neveiksmīgu pieteikšanās mēģinājumu; konts uz laiku bloķēts.",
+            headers={"Retry-After": str(wait)},
+            retry_after=wait,
+        )
     ok = verify_password(user.password_hash if user else None, password)
-    if user is None or not ok or not user.active:
+    if user is None or not ok or not _may_log_in(user):
         if user is not None and not ok:
             user.failed_logins += 1
             if user.failed_logins >= settings.lockout_threshold:
                 user.locked_until = now + timedelta(seconds=settings.lockout_seconds)
                 user.failed_logins = 0
-                session.add(AuditEvent(action="user.locked", target_type="user", target_id=str(user.id),
-                                       tenant_id=user.tenant_id, details={"seconds": settings.lockout_seconds}))
+                session.add(
+                    AuditEvent(
+                        action="user.locked",
+                        target_type="user",
+                        target_id=str(user.id),
+                        tenant_id=user.tenant_id,
+                        details={"seconds": settings.lockout_seconds},
+                    )
+                )
         return Unauthenticated(INVALID_CREDENTIALS["detail"], code="invalid_credentials")
     user.failed_logins = 0
     user.locked_until = None
@@ -117,26 +139,37 @@ def login(session: Session, settings: IdentitySettings, email: str, password: st
     return _new_session(session, settings, user, now)
 
 
-def refresh(session: Session, settings: IdentitySettings, refresh_token: str,
-            revoke_sids: list[str]) -> TokenPair | ApiError:
+def refresh(
+    session: Session, settings: IdentitySettings, refresh_token: str, revoke_sids: list[str]
+) -> TokenPair | ApiError:
     """Rotate a refresh token; a token used twice ends its session (it was likely stolen).
 
     Returns the error instead of raising it, so the caller commits a reuse revocation first.
     """
     now = utcnow()
     digest = _hash(refresh_token)
-    rs = session.execute(
-        select(RefreshSession).where(RefreshSession.token_hash == digest).with_for_update()
-    ).scalars().first()
+    rs = (
+        session.execute(select(RefreshSession).where(RefreshSession.token_hash == digest).with_for_update())
+        .scalars()
+        .first()
+    )
     if rs is None:
-        reused = session.execute(
-            select(RefreshSession).where(RefreshSession.previous_hash == digest).with_for_update()
-        ).scalars().first()
+        reused = (
+            session.execute(select(RefreshSession).where(RefreshSession.previous_hash == digest).with_for_update())
+            .scalars()
+            .first()
+        )
         if reused is None:  # a token from further back in the session's rotations
-            reused = session.execute(
-                select(RefreshSession).join(UsedRefreshToken, UsedRefreshToken.session_id == RefreshSession.id)
-                .where(UsedRefreshToken.token_hash == digest).with_for_update(of=RefreshSession)
-            ).scalars().first()
+            reused = (
+                session.execute(
+                    select(RefreshSession)
+                    .join(UsedRefreshToken, UsedRefreshToken.session_id == RefreshSession.id)
+                    .where(UsedRefreshToken.token_hash == digest)
+                    .with_for_update(of=RefreshSession)
+                )
+                .scalars()
+                .first()
+            )
         if reused is not None and reused.revoked_at is None:
             reused.revoked_at, reused.revoked_reason = now, "reuse_detected"
             revoke_sids.append(str(reused.id))
@@ -144,7 +177,7 @@ def refresh(session: Session, settings: IdentitySettings, refresh_token: str,
     if rs.revoked_at is not None or rs.expires_at <= now:
         return Unauthenticated("The session has ended; log in again.", code="refresh_token_invalid")
     user = session.get(User, rs.user_id)
-    if user is None or not user.active:
+    if user is None or not _may_log_in(user):
         return Unauthenticated("The session has ended; log in again.", code="refresh_token_invalid")
     new = secrets.token_urlsafe(32)
     session.add(UsedRefreshToken(token_hash=rs.token_hash, session_id=rs.id, used_at=now))
@@ -154,14 +187,14 @@ def refresh(session: Session, settings: IdentitySettings, refresh_token: str,
 
 def end_session(session: Session, sid: uuid.UUID, reason: str) -> bool:
     result = session.execute(
-        update(RefreshSession).where(RefreshSession.id == sid, RefreshSession.revoked_at.is_(None))
+        update(RefreshSession)
+        .where(RefreshSession.id == sid, RefreshSession.revoked_at.is_(None))
         .values(revoked_at=utcnow(), revoked_reason=reason)
     )
     return bool(result.rowcount)  # type: ignore[attr-defined]
 
 
-def end_user_sessions(session: Session, user_id: uuid.UUID, reason: str,
-                      keep: uuid.UUID | None = None) -> list[str]:
+def end_user_sessions(session: Session, user_id: uuid.UUID, reason: str, keep: uuid.UUID | None = None) -> list[str]:
     """Revoke every open session of a user but `keep`; returns their ids for the shared revocation list."""
     query = select(RefreshSession.id).where(RefreshSession.user_id == user_id, RefreshSession.revoked_at.is_(None))
     if keep is not None:
@@ -169,8 +202,7 @@ def end_user_sessions(session: Session, user_id: uuid.UUID, reason: str,
     sids = list(session.execute(query).scalars())
     if sids:
         session.execute(
-            update(RefreshSession).where(RefreshSession.id.in_(sids))
-            .values(revoked_at=utcnow(), revoked_reason=reason)
+            update(RefreshSession).where(RefreshSession.id.in_(sids)).values(revoked_at=utcnow(), revoked_reason=reason)
         )
     return [str(s) for s in sids]
 

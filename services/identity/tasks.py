@@ -15,4 +15,3 @@ def register(runtime: ServiceRuntime) -> None:
     @runtime.consumers.handler("identity.purge_expired_sessions")
     def purge_expired_sessions(session: Session, payload: dict[str, Any], meta: dict[str, Any]) -> None:
         sessions.purge_expired(session)
-

@@ -25,9 +25,17 @@ def identity_settings(make_database, redis_url) -> IdentitySettings:  # type: ig
     url = make_database("identity")
     migrate.upgrade("identity", url)
     return IdentitySettings(
-        service="identity", database_url=url, broker_url=redis_url, result_backend=redis_url,
-        jwt_issuer=ISSUER, jwt_audience="pumpurs", jwks_url=f"{ISSUER}/.well-known/jwks.json",
-        log_format="console", log_level="WARNING", lockout_threshold=3, lockout_seconds=60,
+        service="identity",
+        database_url=url,
+        broker_url=redis_url,
+        result_backend=redis_url,
+        jwt_issuer=ISSUER,
+        jwt_audience="pumpurs",
+        jwks_url=f"{ISSUER}/.well-known/jwks.json",
+        log_format="console",
+        log_level="WARNING",
+        lockout_threshold=3,
+        lockout_seconds=60,
         access_token_ttl=300,
     )
 
@@ -82,33 +90,61 @@ class World:
 
     def tenant(self, kind: str = "municipality", region: str = "kurzeme", name: str | None = None) -> dict[str, Any]:
         with self.runtime.db.session() as s:
-            t = admin.create_tenant(s, self.runtime.outbox, SYSTEM, {
-                "kind": kind, "name": name or f"Tenant {uuid.uuid4().hex[:6]}",
-                "registration_number": str(uuid.uuid4().int)[:11], "region": region, "student_count": 100,
-            })
-            return {"id": str(t.id), "region": t.region, "kind": t.kind,
-                    "schools": [str(x.id) for x in t.schools]}
+            t = admin.create_tenant(
+                s,
+                self.runtime.outbox,
+                SYSTEM,
+                {
+                    "kind": kind,
+                    "name": name or f"Tenant {uuid.uuid4().hex[:6]}",
+                    "registration_number": str(uuid.uuid4().int)[:11],
+                    "region": region,
+                    "student_count": 100,
+                },
+            )
+            return {"id": str(t.id), "region": t.region, "kind": t.kind, "schools": [str(x.id) for x in t.schools]}
 
     def school(self, tenant: dict[str, Any]) -> str:
         with self.runtime.db.session() as s:
-            sc = admin.create_school(s, self.runtime.outbox, SYSTEM, uuid.UUID(tenant["id"]), {
-                "name": f"School {uuid.uuid4().hex[:6]}", "registration_number": str(uuid.uuid4().int)[:11],
-            })
+            sc = admin.create_school(
+                s,
+                self.runtime.outbox,
+                SYSTEM,
+                uuid.UUID(tenant["id"]),
+                {
+                    "name": f"School {uuid.uuid4().hex[:6]}",
+                    "registration_number": str(uuid.uuid4().int)[:11],
+                },
+            )
             return str(sc.id)
 
-    def user(self, tenant: dict[str, Any] | None, *grants: dict[str, Any],
-             password: str = "user-password-123") -> dict[str, Any]:
+    def user(
+        self, tenant: dict[str, Any] | None, *grants: dict[str, Any], password: str = "user-password-123"
+    ) -> dict[str, Any]:
         email = f"u{uuid.uuid4().hex[:10]}@example.test"
         with self.runtime.db.session() as s:
-            u = admin.create_user(s, self.runtime.outbox, self.settings, SYSTEM, {
-                "email": email, "full_name": "Test User", "password": password,
-                "tenant_id": uuid.UUID(tenant["id"]) if tenant else None,
-                "roles": [_grant(g) for g in grants],
-            })
+            u = admin.create_user(
+                s,
+                self.runtime.outbox,
+                self.settings,
+                SYSTEM,
+                {
+                    "email": email,
+                    "full_name": "Test User",
+                    "password": password,
+                    "tenant_id": uuid.UUID(tenant["id"]) if tenant else None,
+                    "roles": [_grant(g) for g in grants],
+                },
+            )
             uid = str(u.id)
         token = login(self.client, email, password)
-        return {"id": uid, "email": email, "password": password, "headers": bearer(token["access_token"]),
-                "tokens": token}
+        return {
+            "id": uid,
+            "email": email,
+            "password": password,
+            "headers": bearer(token["access_token"]),
+            "tokens": token,
+        }
 
 
 def _grant(g: dict[str, Any]) -> dict[str, Any]:

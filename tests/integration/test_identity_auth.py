@@ -39,8 +39,11 @@ def refresh(client: Any, refresh_token: str) -> Any:
 
 def open_sessions(runtime: Any, user_id: str) -> int:
     with runtime.db.session() as s:
-        return s.execute(select(func.count()).select_from(RefreshSession).where(
-            RefreshSession.user_id == user_id, RefreshSession.revoked_at.is_(None))).scalar_one()
+        return s.execute(
+            select(func.count())
+            .select_from(RefreshSession)
+            .where(RefreshSession.user_id == user_id, RefreshSession.revoked_at.is_(None))
+        ).scalar_one()
 
 
 @pytest.fixture()
@@ -71,8 +74,7 @@ def test_login_e_mail_is_case_insensitive(client, teacher):
 
 def test_wrong_password_and_unknown_e_mail_look_exactly_the_same(client, teacher):
     wrong = problem(attempt(client, teacher["email"], "not-the-password-1"), 401, "invalid_credentials")
-    unknown = problem(attempt(client, "nobody@example.test", "not-the-password-1"), 401,
-                      "invalid_credentials")
+    unknown = problem(attempt(client, "nobody@example.test", "not-the-password-1"), 401, "invalid_credentials")
     for body in (wrong, unknown):
         body.pop("request_id")
     assert wrong == unknown
@@ -177,8 +179,7 @@ def test_logout_leaves_the_users_other_sessions_alone(client, teacher):
     assert me(client, other["access_token"]).status_code == 200
 
 
-def test_admin_revoking_sessions_ends_every_session_of_the_user(client, admin_headers, teacher,
-                                                                identity_runtime):
+def test_admin_revoking_sessions_ends_every_session_of_the_user(client, admin_headers, teacher, identity_runtime):
     second = login(client, teacher["email"], teacher["password"])
     resp = client.post(f"/users/{teacher['id']}/sessions/revoke", headers=admin_headers)
     assert resp.status_code == 200 and resp.json == {"ended": 2}
@@ -192,8 +193,11 @@ def test_admin_revoking_sessions_ends_every_session_of_the_user(client, admin_he
 
 def test_changing_the_password_ends_the_other_sessions_but_not_this_one(client, teacher, identity_runtime):
     other = login(client, teacher["email"], teacher["password"])
-    resp = client.post("/auth/password", headers=teacher["headers"], json={
-        "current_password": teacher["password"], "new_password": "a-brand-new-password-1"})
+    resp = client.post(
+        "/auth/password",
+        headers=teacher["headers"],
+        json={"current_password": teacher["password"], "new_password": "a-brand-new-password-1"},
+    )
     assert resp.status_code == 204
     problem(me(client, other["access_token"]), 401, "session_revoked")
     problem(refresh(client, other["refresh_token"]), 401, "refresh_token_invalid")
@@ -206,19 +210,32 @@ def test_changing_the_password_ends_the_other_sessions_but_not_this_one(client, 
 
 
 def test_changing_ones_own_password_leaves_an_audit_event(client, teacher, identity_runtime):
-    client.post("/auth/password", headers=teacher["headers"], json={
-        "current_password": teacher["password"], "new_password": "a-brand-new-password-1"})
+    client.post(
+        "/auth/password",
+        headers=teacher["headers"],
+        json={"current_password": teacher["password"], "new_password": "a-brand-new-password-1"},
+    )
     with identity_runtime.db.session() as s:
-        events = s.execute(select(AuditEvent).where(AuditEvent.target_id == teacher["id"],
-                                                    AuditEvent.action == "user.password_changed")).scalars().all()
+        events = (
+            s.execute(
+                select(AuditEvent).where(
+                    AuditEvent.target_id == teacher["id"], AuditEvent.action == "user.password_changed"
+                )
+            )
+            .scalars()
+            .all()
+        )
     assert [str(e.actor_id) for e in events] == [teacher["id"]]
 
 
 def test_a_password_change_with_the_wrong_current_password_changes_nothing(client, teacher, identity_runtime):
     with identity_runtime.db.session() as s:
         before = s.get(User, teacher["id"]).password_hash
-    resp = client.post("/auth/password", headers=teacher["headers"], json={
-        "current_password": "not-my-password", "new_password": "a-brand-new-password-1"})
+    resp = client.post(
+        "/auth/password",
+        headers=teacher["headers"],
+        json={"current_password": "not-my-password", "new_password": "a-brand-new-password-1"},
+    )
     problem(resp, 403, "wrong_password")
     with identity_runtime.db.session() as s:
         assert s.get(User, teacher["id"]).password_hash == before
@@ -228,8 +245,7 @@ def test_a_password_change_with_the_wrong_current_password_changes_nothing(clien
 # ---- signing keys --------------------------------------------------------------------------------
 
 
-def test_key_rotation_keeps_old_tokens_valid_and_signs_new_ones_with_the_new_key(client, admin_headers,
-                                                                                teacher):
+def test_key_rotation_keeps_old_tokens_valid_and_signs_new_ones_with_the_new_key(client, admin_headers, teacher):
     old_token = teacher["tokens"]["access_token"]
     old_kid = jwt.get_unverified_header(old_token)["kid"]
 

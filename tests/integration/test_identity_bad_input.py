@@ -37,8 +37,10 @@ def problem(resp: Any, status: int, code: str) -> dict[str, Any]:
 
 def snapshot(runtime: Any) -> dict[str, int]:
     with runtime.db.session() as s:
-        counts = {t.__tablename__: s.execute(select(func.count()).select_from(t)).scalar_one()
-                  for t in (Tenant, School, User, RoleGrant, AuditEvent, RefreshSession)}
+        counts = {
+            t.__tablename__: s.execute(select(func.count()).select_from(t)).scalar_one()
+            for t in (Tenant, School, User, RoleGrant, AuditEvent, RefreshSession)
+        }
         counts["outbox"] = s.execute(select(func.count()).select_from(MESSAGING.outbox)).scalar_one()
         counts["hashes"] = hash(tuple(s.execute(select(User.password_hash).order_by(User.id)).scalars()))
     return counts
@@ -62,13 +64,21 @@ def unchanged(identity_runtime: Any, admin_headers: dict[str, str]) -> Any:
 
 
 def tenant_body() -> dict[str, Any]:
-    return {"kind": "municipality", "name": "Ventspils novads", "registration_number": str(uuid.uuid4().int)[:11],
-            "region": "kurzeme"}
+    return {
+        "kind": "municipality",
+        "name": "Ventspils novads",
+        "registration_number": str(uuid.uuid4().int)[:11],
+        "region": "kurzeme",
+    }
 
 
 def user_body(**overrides: Any) -> dict[str, Any]:
-    return {"email": f"b{uuid.uuid4().hex[:10]}@example.test", "full_name": "Baiba Zariņa",
-            "password": "a-good-password-1", **overrides}
+    return {
+        "email": f"b{uuid.uuid4().hex[:10]}@example.test",
+        "full_name": "Baiba Zariņa",
+        "password": "a-good-password-1",
+        **overrides,
+    }
 
 
 # ---- malformed and invalid bodies ------------------------------------------------------------------
@@ -84,26 +94,38 @@ def test_a_body_that_is_not_json_is_400_malformed_json(client, admin_headers, un
 
 def test_an_unknown_field_is_422_naming_that_field(client, admin_headers, unchanged):
     unchanged.start()
-    body = problem(client.post("/users", headers=admin_headers, json=user_body(is_superuser=True)),
-                   422, "invalid_input")
+    body = problem(
+        client.post("/users", headers=admin_headers, json=user_body(is_superuser=True)), 422, "invalid_input"
+    )
     assert list(body["errors"]) == ["is_superuser"]
-    body = problem(client.post("/auth/login", json={"email": "a@b.lv", "password": "x", "remember": True}),
-                   422, "invalid_input")
+    body = problem(
+        client.post("/auth/login", json={"email": "a@b.lv", "password": "x", "remember": True}), 422, "invalid_input"
+    )
     assert list(body["errors"]) == ["remember"]
     unchanged.check()
 
 
 def test_several_invalid_fields_are_each_named(client, admin_headers, unchanged):
     unchanged.start()
-    resp = client.post("/users", headers=admin_headers, json={
-        "email": "not-an-email", "full_name": "X", "language": "de", "tenant_id": "nope",
-        "password": "a-good-password-1", "roles": [{"role": "king"}]})
+    resp = client.post(
+        "/users",
+        headers=admin_headers,
+        json={
+            "email": "not-an-email",
+            "full_name": "X",
+            "language": "de",
+            "tenant_id": "nope",
+            "password": "a-good-password-1",
+            "roles": [{"role": "king"}],
+        },
+    )
     errors = problem(resp, 422, "invalid_input")["errors"]
     assert {"email", "full_name", "language", "tenant_id", "roles"} <= set(errors)
     missing = problem(client.post("/tenants", headers=admin_headers, json={}), 422, "invalid_input")["errors"]
     assert set(missing) == {"kind", "name", "registration_number", "region"}
-    args = problem(client.get("/users?page=0&page_size=1000&role=king", headers=admin_headers),
-                   422, "invalid_input")["errors"]
+    args = problem(client.get("/users?page=0&page_size=1000&role=king", headers=admin_headers), 422, "invalid_input")[
+        "errors"
+    ]
     assert set(args) == {"page", "page_size", "role"}
     unchanged.check()
 
@@ -126,17 +148,27 @@ def forge(identity_runtime, identity_settings, admin_headers, client) -> Any:
 
     def make(*, key: Any = None, kid: str | None = None, algorithm: str = "RS256", **overrides: Any) -> str:
         now = int(time.time())
-        claims = {"iss": identity_settings.jwt_issuer, "aud": identity_settings.jwt_audience, "sub": admin_id,
-                  "iat": now, "exp": now + 300, "jti": uuid.uuid4().hex, "sid": str(uuid.uuid4()),
-                  "typ": "access", "tenant_id": None, "region": None, "roles": [{"role": "platform_admin"}]}
+        claims = {
+            "iss": identity_settings.jwt_issuer,
+            "aud": identity_settings.jwt_audience,
+            "sub": admin_id,
+            "iat": now,
+            "exp": now + 300,
+            "jti": uuid.uuid4().hex,
+            "sid": str(uuid.uuid4()),
+            "typ": "access",
+            "tenant_id": None,
+            "region": None,
+            "roles": [{"role": "platform_admin"}],
+        }
         claims.update(overrides)
         claims = {k: v for k, v in claims.items() if v is not DROP}
-        return jwt.encode(claims, key or current.private_pem, algorithm=algorithm,
-                          headers={"kid": kid or current.kid})
+        return jwt.encode(claims, key or current.private_pem, algorithm=algorithm, headers={"kid": kid or current.kid})
 
     make.kid = current.kid
     make.public_pem = jwt.PyJWK(current.public_jwk, algorithm="RS256").key.public_bytes(
-        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
     return make
 
 
@@ -154,8 +186,13 @@ def test_a_hand_signed_token_with_the_current_key_is_accepted(client, forge):
 
 def test_no_token_is_401_unauthenticated(client, unchanged):
     unchanged.start()
-    for method, path in (("post", "/tenants"), ("post", "/users"), ("get", "/users"), ("get", "/auth/me"),
-                         ("post", "/keys/rotate")):
+    for method, path in (
+        ("post", "/tenants"),
+        ("post", "/users"),
+        ("get", "/users"),
+        ("get", "/auth/me"),
+        ("post", "/keys/rotate"),
+    ):
         body = tenant_body() if path == "/tenants" else user_body() if path == "/users" else None
         resp = getattr(client, method)(path, json=body) if body else getattr(client, method)(path)
         problem(resp, 401, "unauthenticated")
@@ -180,7 +217,8 @@ def test_an_expired_token_is_401_token_expired(client, forge, unchanged):
 
 def test_a_token_signed_by_another_key_with_the_same_kid_is_401(client, forge, unchanged):
     impostor = rsa.generate_private_key(public_exponent=65537, key_size=2048).private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
     unchanged.start()
     refused_with_token(client, forge(key=impostor), "invalid_token")
     refused_with_token(client, forge(key=impostor, kid=uuid.uuid4().hex), "invalid_token")
@@ -202,8 +240,9 @@ def _b64(data: bytes) -> str:
 def test_hs256_and_unsigned_tokens_are_401(client, forge, unchanged):
     claims = jwt.decode(forge(), options={"verify_signature": False})
     unchanged.start()
-    refused_with_token(client, jwt.encode(claims, "s" * 64, algorithm="HS256", headers={"kid": forge.kid}),
-                       "invalid_token")
+    refused_with_token(
+        client, jwt.encode(claims, "s" * 64, algorithm="HS256", headers={"kid": forge.kid}), "invalid_token"
+    )
     # the classic confusion: HMAC keyed with the public RSA key that anyone can read from the JWKS
     payload = _b64(json.dumps(claims).encode())
     signing_input = f"{_b64(json.dumps({'alg': 'HS256', 'kid': forge.kid}).encode())}.{payload}"
@@ -230,8 +269,9 @@ def town(world: Any) -> dict[str, Any]:
     tenant = world.tenant(region="kurzeme")
     tenant["school"] = world.school(tenant)
     tenant["coordinator"] = world.user(tenant, {"role": "municipality_coordinator", "tenant_id": tenant["id"]})
-    tenant["teacher"] = world.user(tenant, {"role": "teacher", "tenant_id": tenant["id"],
-                                            "school_id": tenant["school"]})
+    tenant["teacher"] = world.user(
+        tenant, {"role": "teacher", "tenant_id": tenant["id"], "school_id": tenant["school"]}
+    )
     return tenant
 
 
@@ -241,8 +281,15 @@ def test_a_role_that_does_not_allow_the_action_is_403_forbidden(client, town, un
     problem(client.post("/tenants", headers=teacher, json=tenant_body()), 403, "forbidden")
     problem(client.post("/users", headers=teacher, json=user_body(tenant_id=town["id"])), 403, "forbidden")
     problem(client.patch(f"/tenants/{town['id']}", headers=teacher, json={"name": "Cits"}), 403, "forbidden")
-    problem(client.post(f"/tenants/{town['id']}/schools", headers=town["coordinator"]["headers"],
-                        json={"name": "Jaunā skola", "registration_number": "40900012345"}), 403, "forbidden")
+    problem(
+        client.post(
+            f"/tenants/{town['id']}/schools",
+            headers=town["coordinator"]["headers"],
+            json={"name": "Jaunā skola", "registration_number": "40900012345"},
+        ),
+        403,
+        "forbidden",
+    )
     problem(client.get("/users", headers=teacher), 403, "forbidden")
     unchanged.check()
 
@@ -254,8 +301,7 @@ def test_another_tenants_records_are_404_not_found(client, world, town, unchange
     unchanged.start()
     problem(client.get(f"/tenants/{elsewhere['id']}", headers=headers), 404, "not_found")
     problem(client.patch(f"/users/{stranger['id']}", headers=headers, json={"active": False}), 404, "not_found")
-    problem(client.post(f"/users/{stranger['id']}/roles", headers=headers, json={"role": "teacher"}),
-            404, "not_found")
+    problem(client.post(f"/users/{stranger['id']}/roles", headers=headers, json={"role": "teacher"}), 404, "not_found")
     problem(client.post("/users", headers=headers, json=user_body(tenant_id=elsewhere["id"])), 404, "not_found")
     problem(client.get(f"/users/{uuid.uuid4()}", headers=headers), 404, "not_found")
     unchanged.check()
@@ -266,8 +312,11 @@ def test_a_duplicate_e_mail_is_409_user_exists_whatever_its_case(client, admin_h
     taken = town["teacher"]["email"]
     unchanged.start()
     for email in (taken, taken.upper(), taken.title()):
-        body = problem(client.post("/users", headers=admin_headers, json=user_body(email=email, tenant_id=town["id"])),
-                       409, "user_exists")
+        body = problem(
+            client.post("/users", headers=admin_headers, json=user_body(email=email, tenant_id=town["id"])),
+            409,
+            "user_exists",
+        )
         assert body["field"] == "email"
     unchanged.check()
 
@@ -283,17 +332,28 @@ def test_a_duplicate_registration_number_is_409(client, admin_headers, unchanged
 def test_a_too_short_password_is_422_password_too_short(client, admin_headers, town, unchanged):
     teacher = town["teacher"]
     unchanged.start()
-    body = problem(client.post("/users", headers=admin_headers, json=user_body(password="short-1")),
-                   422, "password_too_short")
+    body = problem(
+        client.post("/users", headers=admin_headers, json=user_body(password="short-1")), 422, "password_too_short"
+    )
     assert "password" in body["errors"]
-    problem(client.patch(f"/users/{teacher['id']}", headers=admin_headers, json={"password": "short-1"}),
-            422, "password_too_short")
-    problem(client.post("/auth/password", headers=teacher["headers"],
-                        json={"current_password": teacher["password"], "new_password": "short-1"}),
-            422, "password_too_short")
+    problem(
+        client.patch(f"/users/{teacher['id']}", headers=admin_headers, json={"password": "short-1"}),
+        422,
+        "password_too_short",
+    )
+    problem(
+        client.post(
+            "/auth/password",
+            headers=teacher["headers"],
+            json={"current_password": teacher["password"], "new_password": "short-1"},
+        ),
+        422,
+        "password_too_short",
+    )
     unchanged.check()
-    assert client.post("/auth/login", json={"email": teacher["email"], "password": teacher["password"]}).status_code \
-        == 200
+    assert (
+        client.post("/auth/login", json={"email": teacher["email"], "password": teacher["password"]}).status_code == 200
+    )
 
 
 def test_unknown_routes_and_methods_answer_problem_json(client, admin_headers):

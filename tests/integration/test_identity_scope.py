@@ -26,8 +26,14 @@ def problem(resp: Any, status: int, code: str) -> dict[str, Any]:
     return resp.json
 
 
-COUNTED = (Tenant.__table__, School.__table__, User.__table__, RoleGrant.__table__, AuditEvent.__table__,
-           MESSAGING.outbox)
+COUNTED = (
+    Tenant.__table__,
+    School.__table__,
+    User.__table__,
+    RoleGrant.__table__,
+    AuditEvent.__table__,
+    MESSAGING.outbox,
+)
 
 
 def snapshot(runtime: Any) -> dict[str, int]:
@@ -48,8 +54,13 @@ def reg_no() -> str:
 
 
 def user_body(tenant: dict[str, Any] | None, *roles: dict[str, Any], name: str = "New User") -> dict[str, Any]:
-    return {"email": f"n{uuid.uuid4().hex[:10]}@example.test", "full_name": name,
-            "tenant_id": tenant["id"] if tenant else None, "password": "initial-password-1", "roles": list(roles)}
+    return {
+        "email": f"n{uuid.uuid4().hex[:10]}@example.test",
+        "full_name": name,
+        "tenant_id": tenant["id"] if tenant else None,
+        "password": "initial-password-1",
+        "roles": list(roles),
+    }
 
 
 def role(name: str, tenant: dict[str, Any], school: str | None = None) -> dict[str, Any]:
@@ -92,14 +103,18 @@ def municipal(world: Any, kurzeme: dict[str, Any]) -> dict[str, Any]:
 
 
 # ---- tenants ---------------------------------------------------------------------------------------
-def test_only_the_platform_admin_creates_tenants(client, admin_headers, world, kurzeme, regional, municipal,
-                                                 identity_runtime):
+def test_only_the_platform_admin_creates_tenants(
+    client, admin_headers, world, kurzeme, regional, municipal, identity_runtime
+):
     school = world.user(kurzeme, role("school_coordinator", kurzeme, kurzeme["school"]))
     with nothing_changes(identity_runtime):
         for caller in (regional, municipal, school):
             problem(client.post("/tenants", headers=caller["headers"], json=tenant_body()), 403, "forbidden")
-            problem(client.patch(f"/tenants/{kurzeme['id']}", headers=caller["headers"], json={"name": "X pagasts"}),
-                    403, "forbidden")
+            problem(
+                client.patch(f"/tenants/{kurzeme['id']}", headers=caller["headers"], json={"name": "X pagasts"}),
+                403,
+                "forbidden",
+            )
     resp = client.post("/tenants", headers=admin_headers, json=tenant_body())
     assert resp.status_code == 201 and resp.json["schools"] == []
 
@@ -113,8 +128,11 @@ def test_creating_a_vocational_school_tenant_creates_its_one_school(client, admi
     assert school["registration_number"] == body["registration_number"] and school["tenant_id"] == resp.json["id"]
     listed = client.get(f"/tenants/{resp.json['id']}/schools", headers=admin_headers).json
     assert [s["id"] for s in listed] == [school["id"]]
-    more = client.post(f"/tenants/{resp.json['id']}/schools", headers=admin_headers,
-                       json={"name": "Filiāle", "registration_number": reg_no()})
+    more = client.post(
+        f"/tenants/{resp.json['id']}/schools",
+        headers=admin_headers,
+        json={"name": "Filiāle", "registration_number": reg_no()},
+    )
     problem(more, 409, "tenant_not_municipality")
 
 
@@ -124,34 +142,46 @@ def test_a_regional_coordinator_sets_up_users_with_school_roles_in_the_region(cl
     resp = client.post("/users", headers=regional["headers"], json=body)
     assert resp.status_code == 201, resp.json
     for name in ("school_coordinator", "teacher"):
-        assert grant(client, regional["headers"], resp.json["id"],
-                     role(name, kurzeme, kurzeme["school"])).status_code == 201
+        assert (
+            grant(client, regional["headers"], resp.json["id"], role(name, kurzeme, kurzeme["school"])).status_code
+            == 201
+        )
     roles = client.get(f"/users/{resp.json['id']}", headers=regional["headers"]).json["roles"]
     assert sorted(r["role"] for r in roles) == ["director", "school_coordinator", "teacher"]
 
 
-def test_a_regional_coordinator_gets_not_found_for_a_tenant_of_another_region(client, world, regional, latgale,
-                                                                              identity_runtime):
+def test_a_regional_coordinator_gets_not_found_for_a_tenant_of_another_region(
+    client, world, regional, latgale, identity_runtime
+):
     there = world.user(latgale)
     with nothing_changes(identity_runtime):
         problem(client.post("/users", headers=regional["headers"], json=user_body(latgale)), 404, "not_found")
         problem(client.get(f"/tenants/{latgale['id']}", headers=regional["headers"]), 404, "not_found")
         problem(client.get(f"/users/{there['id']}", headers=regional["headers"]), 404, "not_found")
-        problem(grant(client, regional["headers"], there["id"], role("teacher", latgale, latgale["school"])),
-                404, "not_found")
+        problem(
+            grant(client, regional["headers"], there["id"], role("teacher", latgale, latgale["school"])),
+            404,
+            "not_found",
+        )
 
 
-@pytest.mark.parametrize("platform_role", [{"role": "platform_admin"},
-                                           {"role": "regional_coordinator", "region": "kurzeme"}])
-def test_a_regional_coordinator_cannot_grant_platform_roles(client, world, regional, kurzeme, platform_role,
-                                                            identity_runtime):
+@pytest.mark.parametrize(
+    "platform_role", [{"role": "platform_admin"}, {"role": "regional_coordinator", "region": "kurzeme"}]
+)
+def test_a_regional_coordinator_cannot_grant_platform_roles(
+    client, world, regional, kurzeme, platform_role, identity_runtime
+):
     target = world.user(kurzeme)
     with nothing_changes(identity_runtime):
         problem(grant(client, regional["headers"], target["id"], platform_role), 403, "grant_not_allowed")
-        problem(client.post("/users", headers=regional["headers"], json=user_body(kurzeme, platform_role)),
-                403, "grant_not_allowed")
-        problem(client.post("/users", headers=regional["headers"], json=user_body(None, platform_role)),
-                403, "forbidden")
+        problem(
+            client.post("/users", headers=regional["headers"], json=user_body(kurzeme, platform_role)),
+            403,
+            "grant_not_allowed",
+        )
+        problem(
+            client.post("/users", headers=regional["headers"], json=user_body(None, platform_role)), 403, "forbidden"
+        )
 
 
 # ---- municipality coordinator ----------------------------------------------------------------------
@@ -159,21 +189,28 @@ def test_a_municipality_coordinator_manages_the_users_of_its_municipality(client
     resp = client.post("/users", headers=municipal["headers"], json=user_body(kurzeme))
     assert resp.status_code == 201
     for name in ("director", "school_coordinator"):
-        assert grant(client, municipal["headers"], resp.json["id"],
-                     role(name, kurzeme, kurzeme["school"])).status_code == 201
+        assert (
+            grant(client, municipal["headers"], resp.json["id"], role(name, kurzeme, kurzeme["school"])).status_code
+            == 201
+        )
     patched = client.patch(f"/users/{resp.json['id']}", headers=municipal["headers"], json={"full_name": "Ivars"})
     assert patched.status_code == 200 and patched.json["full_name"] == "Ivars"
 
 
 def test_a_municipality_coordinator_cannot_make_or_change_another_municipality_coordinator(
-        client, world, kurzeme, latgale, municipal, identity_runtime):
+    client, world, kurzeme, latgale, municipal, identity_runtime
+):
     peer = world.user(kurzeme, role("municipality_coordinator", kurzeme))
     target = world.user(kurzeme)
     with nothing_changes(identity_runtime):
-        problem(grant(client, municipal["headers"], target["id"], role("municipality_coordinator", kurzeme)),
-                403, "grant_not_allowed")
-        problem(client.patch(f"/users/{peer['id']}", headers=municipal["headers"], json={"active": False}),
-                403, "forbidden")
+        problem(
+            grant(client, municipal["headers"], target["id"], role("municipality_coordinator", kurzeme)),
+            403,
+            "grant_not_allowed",
+        )
+        problem(
+            client.patch(f"/users/{peer['id']}", headers=municipal["headers"], json={"active": False}), 403, "forbidden"
+        )
         problem(client.post("/users", headers=municipal["headers"], json=user_body(latgale)), 404, "not_found")
 
 
@@ -189,32 +226,44 @@ def test_a_school_coordinator_grants_staff_roles_in_its_own_school(client, world
         resp = grant(client, school_coordinator["headers"], target["id"], role(name, kurzeme, kurzeme["school"]))
         assert resp.status_code == 201, resp.json
         assert resp.json["role"] == name and resp.json["school_id"] == kurzeme["school"]
-    teacher_grant = next(r for r in client.get(f"/users/{target['id']}", headers=school_coordinator["headers"])
-                         .json["roles"] if r["role"] == "teacher")
+    teacher_grant = next(
+        r
+        for r in client.get(f"/users/{target['id']}", headers=school_coordinator["headers"]).json["roles"]
+        if r["role"] == "teacher"
+    )
     resp = client.delete(f"/users/{target['id']}/roles/{teacher_grant['id']}", headers=school_coordinator["headers"])
     assert resp.status_code == 204
 
 
 @pytest.mark.parametrize("name", ["director", "school_coordinator"])
-def test_a_school_coordinator_cannot_grant_leadership_roles(client, world, kurzeme, school_coordinator, name,
-                                                            identity_runtime):
+def test_a_school_coordinator_cannot_grant_leadership_roles(
+    client, world, kurzeme, school_coordinator, name, identity_runtime
+):
     target = world.user(kurzeme)
     with nothing_changes(identity_runtime):
-        problem(grant(client, school_coordinator["headers"], target["id"], role(name, kurzeme, kurzeme["school"])),
-                403, "grant_not_allowed")
+        problem(
+            grant(client, school_coordinator["headers"], target["id"], role(name, kurzeme, kurzeme["school"])),
+            403,
+            "grant_not_allowed",
+        )
 
 
-def test_a_school_coordinator_cannot_grant_in_another_school_of_its_tenant(client, world, kurzeme,
-                                                                          school_coordinator, identity_runtime):
+def test_a_school_coordinator_cannot_grant_in_another_school_of_its_tenant(
+    client, world, kurzeme, school_coordinator, identity_runtime
+):
     target = world.user(kurzeme)
     with nothing_changes(identity_runtime):
         for name in STAFF_ROLES:
-            problem(grant(client, school_coordinator["headers"], target["id"],
-                          role(name, kurzeme, kurzeme["other_school"])), 403, "grant_not_allowed")
+            problem(
+                grant(
+                    client, school_coordinator["headers"], target["id"], role(name, kurzeme, kurzeme["other_school"])
+                ),
+                403,
+                "grant_not_allowed",
+            )
 
 
-def test_a_school_coordinator_cannot_change_a_director(client, world, kurzeme, school_coordinator,
-                                                       identity_runtime):
+def test_a_school_coordinator_cannot_change_a_director(client, world, kurzeme, school_coordinator, identity_runtime):
     director = world.user(kurzeme, role("director", kurzeme, kurzeme["school"]))
     with nothing_changes(identity_runtime):
         headers = school_coordinator["headers"]
@@ -225,15 +274,22 @@ def test_a_school_coordinator_cannot_change_a_director(client, world, kurzeme, s
 
 
 # ---- self-administration ---------------------------------------------------------------------------
-def test_nobody_but_the_platform_admin_administers_their_own_account(client, admin_headers, kurzeme, regional,
-                                                                    municipal, school_coordinator, identity_runtime):
+def test_nobody_but_the_platform_admin_administers_their_own_account(
+    client, admin_headers, kurzeme, regional, municipal, school_coordinator, identity_runtime
+):
     with nothing_changes(identity_runtime):
         for caller in (regional, municipal, school_coordinator):
             me = caller["id"]
-            problem(client.patch(f"/users/{me}", headers=caller["headers"], json={"full_name": "Es pats"}),
-                    403, "self_administration")
-            problem(grant(client, caller["headers"], me, role("teacher", kurzeme, kurzeme["school"])),
-                    403, "self_administration")
+            problem(
+                client.patch(f"/users/{me}", headers=caller["headers"], json={"full_name": "Es pats"}),
+                403,
+                "self_administration",
+            )
+            problem(
+                grant(client, caller["headers"], me, role("teacher", kurzeme, kurzeme["school"])),
+                403,
+                "self_administration",
+            )
             problem(client.post(f"/users/{me}/sessions/revoke", headers=caller["headers"]), 403, "self_administration")
     admin_id = client.get("/auth/me", headers=admin_headers).json["id"]
     resp = client.patch(f"/users/{admin_id}", headers=admin_headers, json={"language": "en"})
@@ -282,11 +338,11 @@ def names(resp: Any) -> list[str]:
 def test_user_lists_show_only_what_the_callers_scope_reaches(client, kurzeme, regional, municipal, people):
     region_list = client.get("/users", headers=regional["headers"]).json
     assert sorted(u["full_name"] for u in region_list["items"]) == sorted(
-        ["Anna Ozola", "Janis Kalns", "Peteris Liepa", "Ilze Berza", "Test User"])
+        ["Anna Ozola", "Janis Kalns", "Peteris Liepa", "Ilze Berza", "Test User"]
+    )
     assert region_list["total"] == 5
     h = municipal["headers"]
-    assert sorted(names(client.get("/users", headers=h))) == ["Anna Ozola", "Janis Kalns", "Peteris Liepa",
-                                                              "Test User"]
+    assert sorted(names(client.get("/users", headers=h))) == ["Anna Ozola", "Janis Kalns", "Peteris Liepa", "Test User"]
     assert names(client.get("/users?role=teacher", headers=h)) == ["Anna Ozola", "Peteris Liepa"]
     assert names(client.get(f"/users?school_id={kurzeme['school']}", headers=h)) == ["Anna Ozola", "Janis Kalns"]
     assert names(client.get("/users?q=LIEP", headers=h)) == ["Peteris Liepa"]
@@ -309,19 +365,23 @@ def test_user_list_pages_carry_the_envelope_and_cover_everyone_once(client, admi
     assert beyond == {"items": [], "page": 4, "page_size": 2, "total": total}
 
 
-def test_tenant_lists_show_only_the_callers_tenants_with_filters(client, admin_headers, world, kurzeme, latgale,
-                                                                regional, municipal, people):
+def test_tenant_lists_show_only_the_callers_tenants_with_filters(
+    client, admin_headers, world, kurzeme, latgale, regional, municipal, people
+):
     voc = world.tenant(kind="vocational_school", region="kurzeme", name="Ventspils tehnikums")
     region_view = client.get("/tenants", headers=regional["headers"]).json
     assert {t["id"] for t in region_view["items"]} == {kurzeme["id"], people["other"]["id"], voc["id"]}
     assert region_view["total"] == 3
     assert client.get("/tenants?region=latgale", headers=regional["headers"]).json["total"] == 0
     assert [t["id"] for t in client.get("/tenants?region=latgale", headers=admin_headers).json["items"]] == [
-        latgale["id"]]
+        latgale["id"]
+    ]
     assert [t["id"] for t in client.get("/tenants?q=brocenu", headers=admin_headers).json["items"]] == [
-        people["other"]["id"]]
-    assert [t["id"] for t in client.get("/tenants?kind=vocational_school", headers=admin_headers).json["items"]] \
-        == [voc["id"]]
+        people["other"]["id"]
+    ]
+    assert [t["id"] for t in client.get("/tenants?kind=vocational_school", headers=admin_headers).json["items"]] == [
+        voc["id"]
+    ]
     paged = client.get("/tenants?page=2&page_size=1", headers=regional["headers"]).json
     assert (len(paged["items"]), paged["page"], paged["page_size"], paged["total"]) == (1, 2, 1, 3)
     own = client.get("/tenants", headers=municipal["headers"]).json
@@ -349,8 +409,11 @@ def test_users_and_tenants_of_another_tenant_are_not_found(client, municipal, la
 # ---- audit and events ------------------------------------------------------------------------------
 def audit_actions(runtime: Any, target_id: str) -> list[str]:
     with runtime.db.session() as s:
-        return list(s.execute(select(AuditEvent.action).where(AuditEvent.target_id == target_id)
-                              .order_by(AuditEvent.id)).scalars())
+        return list(
+            s.execute(
+                select(AuditEvent.action).where(AuditEvent.target_id == target_id).order_by(AuditEvent.id)
+            ).scalars()
+        )
 
 
 def outbox(runtime: Any) -> list[Any]:
@@ -358,8 +421,7 @@ def outbox(runtime: Any) -> list[Any]:
         return list(s.execute(select(MESSAGING.outbox).order_by(MESSAGING.outbox.c.created_at)).all())
 
 
-def test_every_user_change_is_audited_and_published_without_secrets(client, admin_headers, kurzeme,
-                                                                    identity_runtime):
+def test_every_user_change_is_audited_and_published_without_secrets(client, admin_headers, kurzeme, identity_runtime):
     admin_id = client.get("/auth/me", headers=admin_headers).json["id"]
     seen = {r.id for r in outbox(identity_runtime)}
     created = client.post("/users", headers=admin_headers, json=user_body(kurzeme)).json
@@ -369,8 +431,14 @@ def test_every_user_change_is_audited_and_published_without_secrets(client, admi
     client.delete(f"/users/{uid}/roles/{gid}", headers=admin_headers)
     client.post(f"/users/{uid}/unlock", headers=admin_headers)
     client.post(f"/users/{uid}/sessions/revoke", headers=admin_headers)
-    assert audit_actions(identity_runtime, uid) == ["user.created", "role.granted", "user.updated", "role.revoked",
-                                                    "user.unlocked", "user.sessions_revoked"]
+    assert audit_actions(identity_runtime, uid) == [
+        "user.created",
+        "role.granted",
+        "user.updated",
+        "role.revoked",
+        "user.unlocked",
+        "user.sessions_revoked",
+    ]
     with identity_runtime.db.session() as s:
         actors = set(s.execute(select(AuditEvent.actor_id).where(AuditEvent.target_id == uid)).scalars())
     assert actors == {uuid.UUID(admin_id)}
@@ -386,8 +454,11 @@ def test_every_user_change_is_audited_and_published_without_secrets(client, admi
 def test_every_tenant_and_school_change_is_audited_and_published(client, admin_headers, identity_runtime):
     seen = {r.id for r in outbox(identity_runtime)}
     tenant = client.post("/tenants", headers=admin_headers, json=tenant_body()).json
-    school = client.post(f"/tenants/{tenant['id']}/schools", headers=admin_headers,
-                         json={"name": "Ugāles vidusskola", "registration_number": reg_no()}).json
+    school = client.post(
+        f"/tenants/{tenant['id']}/schools",
+        headers=admin_headers,
+        json={"name": "Ugāles vidusskola", "registration_number": reg_no()},
+    ).json
     client.patch(f"/tenants/{tenant['id']}", headers=admin_headers, json={"student_count": 75})
     client.patch(f"/schools/{school['id']}", headers=admin_headers, json={"student_count": 40})
     assert audit_actions(identity_runtime, tenant["id"]) == ["tenant.created", "tenant.updated"]
@@ -397,3 +468,43 @@ def test_every_tenant_and_school_change_is_audited_and_published(client, admin_h
     assert sorted(r.task_name for r in rows) == sorted(targets * 4)
     last = [r.payload for r in rows if r.task_name == "finance.sync_tenant"][-1]
     assert last["student_count"] == 75 and last["schools"][0]["student_count"] == 40
+
+
+def test_a_deactivated_tenant_ends_its_users_sessions_and_logins(client, admin_headers, world):
+    tenant = world.tenant()
+    user = world.user(tenant, {"role": "accountant", "tenant_id": tenant["id"]})
+    assert client.get("/auth/me", headers=user["headers"]).status_code == 200
+    resp = client.patch(f"/tenants/{tenant['id']}", headers=admin_headers, json={"active": False})
+    assert resp.status_code == 200 and resp.json["active"] is False
+    assert client.get("/auth/me", headers=user["headers"]).json["code"] == "session_revoked"
+    again = client.post("/auth/login", json={"email": user["email"], "password": user["password"]})
+    assert again.status_code == 401 and again.json["code"] == "invalid_credentials"
+    refreshed = client.post("/auth/refresh", json={"refresh_token": user["tokens"]["refresh_token"]})
+    assert refreshed.status_code == 401
+
+
+def test_a_school_coordinator_cannot_change_staff_of_another_school(client, world):
+    tenant = world.tenant()
+    school_a, school_b = world.school(tenant), world.school(tenant)
+    coord = world.user(tenant, {"role": "school_coordinator", "tenant_id": tenant["id"], "school_id": school_a})
+    teacher_b = world.user(tenant, {"role": "teacher", "tenant_id": tenant["id"], "school_id": school_b})
+    teacher_a = world.user(tenant, {"role": "teacher", "tenant_id": tenant["id"], "school_id": school_a})
+    denied = client.patch(f"/users/{teacher_b['id']}", headers=coord["headers"], json={"active": False})
+    assert denied.status_code == 403
+    assert client.post(f"/users/{teacher_b['id']}/sessions/revoke", headers=coord["headers"]).status_code == 403
+    allowed = client.patch(f"/users/{teacher_a['id']}", headers=coord["headers"], json={"full_name": "Jānis Ozols"})
+    assert allowed.status_code == 200 and allowed.json["full_name"] == "Jānis Ozols"
+
+
+def test_refused_roles_and_missing_tokens_come_before_body_validation(client, world):
+    tenant = world.tenant()
+    teacher = world.user(
+        tenant,
+        {"role": "teacher", "tenant_id": tenant["id"], "school_id": tenant["schools"][0]}
+        if tenant["schools"]
+        else {"role": "accountant", "tenant_id": tenant["id"]},
+    )
+    bad_body = {"kind": "nonsense", "unknown": 1}
+    assert client.post("/tenants", json=bad_body).status_code == 401
+    assert client.post("/tenants", json=bad_body, headers=teacher["headers"]).status_code == 403
+    assert client.post("/users", json=bad_body).status_code == 401

@@ -20,8 +20,11 @@ pytestmark = pytest.mark.integration
 
 @pytest.fixture()
 def identity_worker(identity_settings, client):  # type: ignore[no-untyped-def]
-    env = {"IDENTITY_DATABASE_URL": identity_settings.database_url, "REDIS_URL": identity_settings.broker_url,
-           "LOG_LEVEL": "INFO"}
+    env = {
+        "IDENTITY_DATABASE_URL": identity_settings.database_url,
+        "REDIS_URL": identity_settings.broker_url,
+        "LOG_LEVEL": "INFO",
+    }
     w = Worker("services.identity.worker", "identity", env, log_path("identity-worker"), concurrency=1)
     w.start()
     yield w
@@ -32,8 +35,13 @@ def test_the_worker_purges_sessions_whose_lifetime_ended(identity_runtime, ident
     tenant = world.tenant()
     user = world.user(tenant, {"role": "accountant", "tenant_id": tenant["id"]})
     with identity_runtime.db.session() as s:
-        old = RefreshSession(id=uuid.uuid4(), user_id=uuid.UUID(user["id"]), token_hash=uuid.uuid4().hex * 2,
-                             created_at=utcnow() - timedelta(days=40), expires_at=utcnow() - timedelta(days=2))
+        old = RefreshSession(
+            id=uuid.uuid4(),
+            user_id=uuid.UUID(user["id"]),
+            token_hash=uuid.uuid4().hex * 2,
+            created_at=utcnow() - timedelta(days=40),
+            expires_at=utcnow() - timedelta(days=2),
+        )
         s.add(old)
         old_id = old.id
     with identity_runtime.db.session() as s:  # as the scheduler would send it, through the contract
@@ -48,14 +56,23 @@ def test_the_worker_purges_sessions_whose_lifetime_ended(identity_runtime, ident
         assert s.execute(select(RefreshSession).where(RefreshSession.user_id == uuid.UUID(user["id"]))).first()
 
 
-def test_a_user_change_leaves_for_the_read_models_of_plans_and_notifications(client, admin_headers, world,
-                                                                              identity_settings, identity_runtime):
+def test_a_user_change_leaves_for_the_read_models_of_plans_and_notifications(
+    client, admin_headers, world, identity_settings, identity_runtime
+):
     r = redis.Redis.from_url(identity_settings.broker_url)
     r.delete("plans", "notifications")
     tenant = world.tenant()
-    resp = client.post("/users", headers=admin_headers, json={
-        "email": "gramatvede@example.test", "full_name": "Ilze Grāmatvede", "tenant_id": tenant["id"],
-        "password": "accountant-pass-1", "roles": [{"role": "accountant", "tenant_id": tenant["id"]}]})
+    resp = client.post(
+        "/users",
+        headers=admin_headers,
+        json={
+            "email": "gramatvede@example.test",
+            "full_name": "Ilze Grāmatvede",
+            "tenant_id": tenant["id"],
+            "password": "accountant-pass-1",
+            "roles": [{"role": "accountant", "tenant_id": tenant["id"]}],
+        },
+    )
     assert resp.status_code == 201
 
     def delivered(queue: str) -> list[dict]:
@@ -64,15 +81,19 @@ def test_a_user_change_leaves_for_the_read_models_of_plans_and_notifications(cli
             msg = json.loads(raw)
             body = json.loads(__import__("base64").b64decode(msg["body"]))
             bodies.append({"task": msg["headers"]["task"], "kwargs": body[1]})
-        return [b for b in bodies if b["task"].endswith("sync_user")
-                and b["kwargs"]["message"]["payload"]["user_id"] == resp.json["id"]]
+        return [
+            b
+            for b in bodies
+            if b["task"].endswith("sync_user") and b["kwargs"]["message"]["payload"]["user_id"] == resp.json["id"]
+        ]
 
     for queue in ("plans", "notifications"):
         [msg] = wait_for(lambda q=queue: delivered(q), message=f"user_changed on {queue}")
         payload = msg["kwargs"]["message"]["payload"]
         assert payload["email"] == "gramatvede@example.test"
-        assert payload["roles"] == [{"role": "accountant", "tenant_id": tenant["id"], "school_id": None,
-                                     "region": None}]
+        assert payload["roles"] == [
+            {"role": "accountant", "tenant_id": tenant["id"], "school_id": None, "region": None}
+        ]
         assert "password" not in json.dumps(msg) and "argon2" not in json.dumps(msg)
     with identity_runtime.db.session() as s:
         assert s.execute(select(User).where(User.email == "gramatvede@example.test")).scalar_one().revision == 1

@@ -101,8 +101,13 @@ def test_an_invalid_payload_is_refused_on_send_and_nothing_is_recorded(runtime):
 
 
 def test_a_redelivered_message_has_one_effect(runtime, worker):
-    envelope = {"message_id": str(uuid.uuid4()), "name": "probe.record", "version": 1,
-                "correlation_id": None, "payload": {"value": 3}}
+    envelope = {
+        "message_id": str(uuid.uuid4()),
+        "name": "probe.record",
+        "version": 1,
+        "correlation_id": None,
+        "payload": {"value": 3},
+    }
     for _ in range(3):  # the broker delivering the same message again, as at-least-once allows
         runtime.celery.send_task("probe.record", kwargs={"message": envelope}, queue="probe")
     wait_for(lambda: effects(runtime, 3), message="the effect")
@@ -112,8 +117,13 @@ def test_a_redelivered_message_has_one_effect(runtime, worker):
 
 
 def test_an_invalid_payload_on_receive_is_dead_lettered_without_effect(runtime, worker):
-    envelope = {"message_id": str(uuid.uuid4()), "name": "probe.record", "version": 1,
-                "correlation_id": None, "payload": {"value": "x"}}
+    envelope = {
+        "message_id": str(uuid.uuid4()),
+        "name": "probe.record",
+        "version": 1,
+        "correlation_id": None,
+        "payload": {"value": "x"},
+    }
     runtime.celery.send_task("probe.record", kwargs={"message": envelope}, queue="probe")
     dead = wait_for(lambda: _dead(runtime), message="a dead letter")
     assert dead[0].task_name == "probe.record" and dead[0].error_type == "ValidationError"

@@ -60,13 +60,25 @@ def identity_server(identity_settings, client) -> Any:  # type: ignore[no-untype
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    env = {**os.environ, "IDENTITY_DATABASE_URL": identity_settings.database_url,
-           "REDIS_URL": identity_settings.broker_url, "JWT_ISSUER": identity_settings.jwt_issuer,
-           "PORT": str(port), "HOST": "127.0.0.1", "WEB_CONCURRENCY": "2", "LOG_LEVEL": "WARNING"}
+    env = {
+        **os.environ,
+        "IDENTITY_DATABASE_URL": identity_settings.database_url,
+        "REDIS_URL": identity_settings.broker_url,
+        "JWT_ISSUER": identity_settings.jwt_issuer,
+        "PORT": str(port),
+        "HOST": "127.0.0.1",
+        "WEB_CONCURRENCY": "2",
+        "LOG_LEVEL": "WARNING",
+    }
     log = open(log_path("identity-gunicorn"), "ab")  # noqa: SIM115
-    proc = subprocess.Popen([sys.executable, "-m", "gunicorn", "--config", "deploy/gunicorn.conf.py",
-                             "services.identity.wsgi:app"], cwd=REPO, env=env, stdout=log, stderr=log,
-                            start_new_session=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "gunicorn", "--config", "deploy/gunicorn.conf.py", "services.identity.wsgi:app"],
+        cwd=REPO,
+        env=env,
+        stdout=log,
+        stderr=log,
+        start_new_session=True,
+    )
     url = f"http://127.0.0.1:{port}"
     try:
         wait_for(lambda: _ready(url), timeout=30, message="identity under gunicorn")
@@ -84,22 +96,27 @@ def _ready(url: str) -> bool:
         return False
 
 
-def test_another_service_verifies_identity_tokens_through_the_jwks_url_across_a_rotation(identity_server,
-                                                                                          identity_settings):
+def test_another_service_verifies_identity_tokens_through_the_jwks_url_across_a_rotation(
+    identity_server, identity_settings
+):
     from tests.integration.conftest import ADMIN_EMAIL, ADMIN_PASSWORD
 
-    verifier = TokenVerifier(JwksKeySource(f"{identity_server}/.well-known/jwks.json", cache_seconds=300),
-                             identity_settings.jwt_issuer, "pumpurs")
-    login = requests.post(f"{identity_server}/auth/login", json={"email": ADMIN_EMAIL, "password": ADMIN_PASSWORD},
-                          timeout=10).json()
+    verifier = TokenVerifier(
+        JwksKeySource(f"{identity_server}/.well-known/jwks.json", cache_seconds=300),
+        identity_settings.jwt_issuer,
+        "pumpurs",
+    )
+    login = requests.post(
+        f"{identity_server}/auth/login", json={"email": ADMIN_EMAIL, "password": ADMIN_PASSWORD}, timeout=10
+    ).json()
     old = login["access_token"]
     assert verifier.verify(old)["sub"]
-    rotated = requests.post(f"{identity_server}/keys/rotate", timeout=10,
-                            headers={"Authorization": f"Bearer {old}"})
+    rotated = requests.post(f"{identity_server}/keys/rotate", timeout=10, headers={"Authorization": f"Bearer {old}"})
     assert rotated.status_code == 201
     time.sleep(5.1)  # the verifier refetches for an unknown kid at most every 5 s
-    new = requests.post(f"{identity_server}/auth/login", json={"email": ADMIN_EMAIL, "password": ADMIN_PASSWORD},
-                        timeout=10).json()["access_token"]
+    new = requests.post(
+        f"{identity_server}/auth/login", json={"email": ADMIN_EMAIL, "password": ADMIN_PASSWORD}, timeout=10
+    ).json()["access_token"]
     assert verifier.verify(new)["sub"] == verifier.verify(old)["sub"]  # both keys verify
     with pytest.raises(Unauthenticated):
         TokenVerifier(verifier.key_source, "http://other-issuer.test", "pumpurs").verify(new)
@@ -111,8 +128,14 @@ def test_make_run_brings_everything_up_and_the_first_steps_work(tmp_path: Path):
     env = _env_without_server_urls()
     env["IDENTITY_ADMIN_PASSWORD"] = "smoke-admin-password"
     root = tmp_path / "run"
-    done = subprocess.run([sys.executable, "-m", "devstack.run", "--root", str(root), "--smoke"], cwd=REPO, env=env,
-                          capture_output=True, text=True, timeout=300)
+    done = subprocess.run(
+        [sys.executable, "-m", "devstack.run", "--root", str(root), "--smoke"],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     assert "smoke: admin login, municipality, school, coordinator and coordinator login all work" in done.stdout
     assert "docs http://127.0.0.1:" in done.stdout
@@ -129,11 +152,19 @@ def test_ctrl_c_stops_make_run_and_leaves_nothing_running(tmp_path: Path):
     root = tmp_path / "run"
     out = tmp_path / "launcher.out"
     with open(out, "wb") as fh:
-        proc = subprocess.Popen([sys.executable, "-m", "devstack.run", "--root", str(root)], cwd=REPO, env=env,
-                                stdout=fh, stderr=subprocess.STDOUT)
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "devstack.run", "--root", str(root)],
+            cwd=REPO,
+            env=env,
+            stdout=fh,
+            stderr=subprocess.STDOUT,
+        )
     try:
-        wait_for(lambda: "darbojas" in out.read_text() or proc.poll() is not None, timeout=180,
-                 message="the launcher to come up")
+        wait_for(
+            lambda: "darbojas" in out.read_text() or proc.poll() is not None,
+            timeout=180,
+            message="the launcher to come up",
+        )
         assert proc.poll() is None, out.read_text()[-3000:]
         import psutil
 

@@ -54,9 +54,19 @@ def _dead_letter(runtime) -> uuid.UUID:  # type: ignore[no-untyped-def]
     from services.common.db import utcnow
 
     with runtime.db.session() as s:
-        s.execute(insert(MESSAGING.dead_letters).values(
-            id=dl_id, message_id=str(uuid.uuid4()), task_name="identity.purge_expired_sessions", version=1,
-            payload={}, error_type="OperationalError", error="database away", attempts=9, failed_at=utcnow()))
+        s.execute(
+            insert(MESSAGING.dead_letters).values(
+                id=dl_id,
+                message_id=str(uuid.uuid4()),
+                task_name="identity.purge_expired_sessions",
+                version=1,
+                payload={},
+                error_type="OperationalError",
+                error="database away",
+                attempts=9,
+                failed_at=utcnow(),
+            )
+        )
     return dl_id
 
 
@@ -88,9 +98,10 @@ def test_dead_letters_are_for_platform_admins_only(client, identity_runtime, wor
     assert client.get("/admin/dead-letters", headers=coordinator["headers"]).status_code == 403
     denied = client.post(f"/admin/dead-letters/{dl_id}/replay", headers=coordinator["headers"])
     assert denied.status_code == 403
-    missing = client.post(f"/admin/dead-letters/{uuid.uuid4()}/replay",
-                          headers={"Authorization": "Bearer " + login(client, "admin@ikvd.test",
-                                                                      "admin-password-123")["access_token"]})
+    missing = client.post(
+        f"/admin/dead-letters/{uuid.uuid4()}/replay",
+        headers={"Authorization": "Bearer " + login(client, "admin@ikvd.test", "admin-password-123")["access_token"]},
+    )
     assert missing.status_code == 404
 
 

@@ -33,14 +33,15 @@ class Flaky(Payload):
 CONTRACT.task("probe.record", version=1, schema=Record, description="Record a value once.")
 CONTRACT.task("probe.flaky", version=1, schema=Flaky, description="Fail until the switch is on.")
 CONTRACT.task("probe.slow_record", version=1, schema=Record, description="Sleep, then record.")
-CONTRACT.task("notifications.message_dead_lettered", version=1,
-              schema=DeadLettered,
-              description="as in the platform contract")
+CONTRACT.task(
+    "notifications.message_dead_lettered", version=1, schema=DeadLettered, description="as in the platform contract"
+)
 CONTRACT.task("probe.noop", version=1, schema=Empty, description="Nothing.")
 
 metadata = MetaData()
 effects = Table(
-    "effects", metadata,
+    "effects",
+    metadata,
     Column("id", Integer, primary_key=True, autoincrement=True),
     Column("message_id", String(64), nullable=False),
     Column("value", Integer, nullable=False),
@@ -52,9 +53,17 @@ TABLES = messaging_tables(metadata)
 
 def settings_from_env() -> Settings:
     return Settings(
-        service="probe", database_url=os.environ["PROBE_DATABASE_URL"], broker_url=os.environ["PROBE_BROKER_URL"],
-        result_backend=os.environ["PROBE_BROKER_URL"], jwt_issuer="x", jwt_audience="x", jwks_url="x",
-        log_format="console", outbox_relay_interval=0.2, task_max_retries=3, task_retry_backoff=0.1,
+        service="probe",
+        database_url=os.environ["PROBE_DATABASE_URL"],
+        broker_url=os.environ["PROBE_BROKER_URL"],
+        result_backend=os.environ["PROBE_BROKER_URL"],
+        jwt_issuer="x",
+        jwt_audience="x",
+        jwks_url="x",
+        log_format="console",
+        outbox_relay_interval=0.2,
+        task_max_retries=3,
+        task_retry_backoff=0.1,
     )
 
 

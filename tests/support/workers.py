@@ -14,8 +14,15 @@ REPO = Path(__file__).resolve().parents[2]
 class Worker:
     """`celery -A <app> worker -Q <queue>` in its own process group, logging to a file."""
 
-    def __init__(self, app: str, queue: str, env: dict[str, str], log_path: Path, concurrency: int = 2,
-                 extra_args: tuple[str, ...] = ()) -> None:
+    def __init__(
+        self,
+        app: str,
+        queue: str,
+        env: dict[str, str],
+        log_path: Path,
+        concurrency: int = 2,
+        extra_args: tuple[str, ...] = (),
+    ) -> None:
         self.app, self.queue, self.env, self.log_path = app, queue, env, log_path
         self.concurrency = concurrency
         self.extra_args = extra_args
@@ -25,11 +32,28 @@ class Worker:
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         offset = self.log_path.stat().st_size if self.log_path.exists() else 0
         log = open(self.log_path, "ab")  # noqa: SIM115  (kept open for the child's lifetime)
-        cmd = [sys.executable, "-m", "celery", "-A", self.app, "worker", "-Q", self.queue,
-               "-c", str(self.concurrency), "--loglevel", "INFO", "--without-gossip", "--without-mingle",
-               "-n", f"{self.queue}-test-{os.getpid()}-{time.monotonic_ns()}@%h", *self.extra_args]
-        self.proc = subprocess.Popen(cmd, cwd=REPO, env={**os.environ, **self.env}, stdout=log,
-                                     stderr=subprocess.STDOUT, start_new_session=True)
+        cmd = [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            self.app,
+            "worker",
+            "-Q",
+            self.queue,
+            "-c",
+            str(self.concurrency),
+            "--loglevel",
+            "INFO",
+            "--without-gossip",
+            "--without-mingle",
+            "-n",
+            f"{self.queue}-test-{os.getpid()}-{time.monotonic_ns()}@%h",
+            *self.extra_args,
+        ]
+        self.proc = subprocess.Popen(
+            cmd, cwd=REPO, env={**os.environ, **self.env}, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+        )
         log.close()
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:

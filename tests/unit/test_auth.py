@@ -19,8 +19,9 @@ ISS, AUD = "https://identity.test", "pumpurs"
 
 def _key() -> tuple[str, object]:
     private = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    pem = private.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                serialization.NoEncryption()).decode()
+    pem = private.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    ).decode()
     return pem, private.public_key()
 
 
@@ -41,8 +42,17 @@ def _verifier(revoked: set[str] | None = None) -> TokenVerifier:
 
 def _token(pem: str = PEM, kid: str = "k1", alg: str = "RS256", **overrides: object) -> str:
     now = int(time.time())
-    claims = {"iss": ISS, "aud": AUD, "sub": "u1", "iat": now, "exp": now + 60, "typ": "access", "sid": "s1",
-              "tenant_id": "t1", "roles": [{"role": "director", "tenant_id": "t1", "school_id": "sc1"}]}
+    claims = {
+        "iss": ISS,
+        "aud": AUD,
+        "sub": "u1",
+        "iat": now,
+        "exp": now + 60,
+        "typ": "access",
+        "sid": "s1",
+        "tenant_id": "t1",
+        "roles": [{"role": "director", "tenant_id": "t1", "school_id": "sc1"}],
+    }
     claims.update(overrides)
     claims = {k: v for k, v in claims.items() if v is not None}
     return jwt.encode(claims, pem, algorithm=alg, headers={"kid": kid})
@@ -65,13 +75,27 @@ def test_a_valid_token_gives_the_principal_with_its_grants():
         (lambda: _token(kid="unknown"), "invalid_token"),
         (lambda: _token(typ="refresh"), "invalid_token"),
         (lambda: _token(sub=None), "invalid_token"),
-        (lambda: jwt.encode({"sub": "u1"}, "secret-secret-secret-secret-32b!", algorithm="HS256",
-                            headers={"kid": "k1"}), "invalid_token"),
+        (
+            lambda: jwt.encode(
+                {"sub": "u1"}, "secret-secret-secret-secret-32b!", algorithm="HS256", headers={"kid": "k1"}
+            ),
+            "invalid_token",
+        ),
         (lambda: "not.a.token", "invalid_token"),
         (lambda: jwt.encode({"sub": "u1", "iss": ISS, "aud": AUD}, None, algorithm="none"), "invalid_token"),
     ],
-    ids=["expired", "other-issuer", "other-audience", "forged", "unknown-kid", "not-access", "no-subject",
-         "hs256", "garbage", "alg-none"],
+    ids=[
+        "expired",
+        "other-issuer",
+        "other-audience",
+        "forged",
+        "unknown-kid",
+        "not-access",
+        "no-subject",
+        "hs256",
+        "garbage",
+        "alg-none",
+    ],
 )
 def test_a_bad_token_is_refused_with_a_code(token, code):
     with pytest.raises(Unauthenticated) as err:

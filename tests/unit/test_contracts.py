@@ -28,8 +28,16 @@ def test_every_event_fans_out_to_declared_tasks_and_every_schedule_names_a_task(
 
 def test_a_payload_with_an_unknown_or_wrong_field_is_refused():
     spec = CONTRACT.get("notifications.sync_user")
-    good = {"user_id": str(uuid.uuid4()), "revision": 1, "tenant_id": None, "email": "a@b.lv",
-            "full_name": "A", "language": "lv", "active": True, "roles": []}
+    good = {
+        "user_id": str(uuid.uuid4()),
+        "revision": 1,
+        "tenant_id": None,
+        "email": "a@b.lv",
+        "full_name": "A",
+        "language": "lv",
+        "active": True,
+        "roles": [],
+    }
     assert spec.normalise(good)["email"] == "a@b.lv"
     with pytest.raises(ValidationError) as err:
         spec.normalise({**good, "personal_code": "010101-12345", "revision": 0})

@@ -75,11 +75,19 @@ def test_grant_shapes_that_can_exist():
     check_grant_shape(req("director"), "t1")
 
 
-def test_a_school_coordinator_cannot_change_directors_or_other_coordinators():
-    assert can_manage_user(SCHOOL_COORD, MUNI, {"teacher"})
-    assert not can_manage_user(SCHOOL_COORD, MUNI, {"director"})
-    assert not can_manage_user(SCHOOL_COORD, MUNI, {"school_coordinator"})
-    assert not can_manage_user(SCHOOL_COORD, OTHER, {"teacher"})
-    assert not can_manage_user(REGIONAL, MUNI, {"platform_admin"})
-    assert can_manage_user(MUNI_COORD, MUNI, {"director"})
-    assert not can_manage_user(MUNI_COORD, MUNI, {"municipality_coordinator"})
+def test_a_school_coordinator_changes_only_staff_of_their_own_school():
+    assert can_manage_user(SCHOOL_COORD, MUNI, [("teacher", "s1")])
+    assert can_manage_user(SCHOOL_COORD, MUNI, [("teacher", "s1"), ("plan_preparer", "s1")])
+    assert can_manage_user(SCHOOL_COORD, MUNI, [])  # a user with no role yet, in the tenant
+    assert not can_manage_user(SCHOOL_COORD, MUNI, [("teacher", "s2")])  # another school
+    assert not can_manage_user(SCHOOL_COORD, MUNI, [("teacher", "s1"), ("teacher", "s2")])
+    assert not can_manage_user(SCHOOL_COORD, MUNI, [("director", "s1")])
+    assert not can_manage_user(SCHOOL_COORD, MUNI, [("school_coordinator", "s1")])
+    assert not can_manage_user(SCHOOL_COORD, OTHER, [("teacher", "s1")])
+
+
+def test_higher_coordinators_change_users_below_them():
+    assert not can_manage_user(REGIONAL, MUNI, [("platform_admin", None)])
+    assert can_manage_user(REGIONAL, MUNI, [("municipality_coordinator", None)])
+    assert can_manage_user(MUNI_COORD, MUNI, [("director", "s1")])
+    assert not can_manage_user(MUNI_COORD, MUNI, [("municipality_coordinator", None)])

@@ -29,14 +29,16 @@ def test_a_tenant_grant_reads_its_tenant_only():
 
 
 def test_a_school_grant_reads_its_school_where_rows_name_one():
-    text = sql(Principal("u", "t1", None, (Grant("director", tenant_id="t1", school_id="s1"),)),
-               school_col=rows.c.school_id)
+    text = sql(
+        Principal("u", "t1", None, (Grant("director", tenant_id="t1", school_id="s1"),)), school_col=rows.c.school_id
+    )
     assert "rows.tenant_id = 't1' AND rows.school_id = 's1'" in text
 
 
 def test_a_region_grant_reads_its_region():
-    text = sql(Principal("u", None, "latgale", (Grant("regional_coordinator", region="latgale"),)),
-               region_col=rows.c.region)
+    text = sql(
+        Principal("u", None, "latgale", (Grant("regional_coordinator", region="latgale"),)), region_col=rows.c.region
+    )
     assert "rows.region IN ('latgale')" in text
 
 

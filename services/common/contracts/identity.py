@@ -49,21 +49,25 @@ class TenantChanged(Payload):
 
 for _svc in ("plans", "finance", "notifications"):
     CONTRACT.task(
-        f"{_svc}.sync_tenant", version=1, schema=TenantChanged,
+        f"{_svc}.sync_tenant",
+        version=1,
+        schema=TenantChanged,
         description="Replace the read model of a tenant and its schools.",
     )
 for _svc in ("plans", "notifications"):
     CONTRACT.task(
-        f"{_svc}.sync_user", version=1, schema=UserChanged,
+        f"{_svc}.sync_user",
+        version=1,
+        schema=UserChanged,
         description="Replace the read model of a user and their roles.",
     )
-CONTRACT.event(
-    "identity.tenant_changed", ("plans.sync_tenant", "finance.sync_tenant", "notifications.sync_tenant")
-)
+CONTRACT.event("identity.tenant_changed", ("plans.sync_tenant", "finance.sync_tenant", "notifications.sync_tenant"))
 CONTRACT.event("identity.user_changed", ("plans.sync_user", "notifications.sync_user"))
 
 CONTRACT.task(
-    "identity.purge_expired_sessions", version=1, schema=Empty,
+    "identity.purge_expired_sessions",
+    version=1,
+    schema=Empty,
     description="Delete refresh sessions and signing keys whose lifetime has ended.",
 )
 CONTRACT.schedule("identity-purge-expired-sessions", "identity.purge_expired_sessions", 3600.0)

@@ -13,6 +13,8 @@ class DeadLettered(Payload):
 
 
 CONTRACT.task(
-    "notifications.message_dead_lettered", version=1, schema=DeadLettered,
+    "notifications.message_dead_lettered",
+    version=1,
+    schema=DeadLettered,
     description="Tell platform admins that a message failed past its retries.",
 )
