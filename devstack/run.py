@@ -9,7 +9,9 @@ Every URL already in the environment wins over a bundled server. Logs: .var/run/
 from __future__ import annotations
 
 import argparse
+import json
 import os
+import secrets
 import shlex
 import shutil
 import signal
@@ -41,6 +43,35 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
+
+
+def _fernet_key() -> str:
+    from cryptography.fernet import Fernet
+
+    return Fernet.generate_key().decode()
+
+
+# secrets the services require and that have no default outside the local run: made once per
+# local data folder and kept there (production sets them; deploy/.env.example says how to make them)
+LOCAL_SECRETS = {
+    "PERSON_HASH_SECRET": lambda: secrets.token_urlsafe(32),
+    "PERSONAL_CODE_KEY": _fernet_key,
+}
+
+
+def local_secrets(root: Path) -> dict[str, str]:
+    path = root / "local-secrets.json"
+    try:
+        values: dict[str, str] = json.loads(path.read_text())
+    except (OSError, ValueError):
+        values = {}
+    missing = {k: make() for k, make in LOCAL_SECRETS.items() if not values.get(k)}
+    if missing:
+        values.update(missing)
+        root.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(values, indent=1))
+        path.chmod(0o600)
+    return values
 
 
 def expand(command: list[str]) -> list[str]:
@@ -80,6 +111,8 @@ class Launcher:
     def prepare(self) -> dict[str, str]:
         env = dict(self.base_env)
         env.update(self.stack.start())
+        for key, value in local_secrets(self.root).items():
+            env.setdefault(key, value)
         env.setdefault("LOG_FORMAT", "json")
         for svc, conf in self.spec["services"].items():
             key = f"{svc.upper()}_DATABASE_URL"

@@ -1,1 +1,2 @@
-"""plans service: built by its own issue; this package reserves its place."""
+"""Plans: students, individual support plans and their approval chain, agreements, consultations,
+director's orders, semester evaluations and each student's timeline."""

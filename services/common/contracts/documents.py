@@ -1,0 +1,91 @@
+"""Messages documents sends: expense documents and attestations to finance's checks, and its own sweep.
+
+A payload names the document and version, the facts finance checks (student, plan, category, month,
+amount) and the file's SHA-256 so finance can find the same bytes in other tenants. Never the bytes,
+the file name or a personal code.
+"""
+
+from marshmallow import fields, validate
+
+from .base import CONTRACT, Empty, Payload
+
+# document kinds (documents owns the list; the wire values are the contract)
+EXPENSE_KINDS = ("expense_receipt", "transport_ticket", "invoice", "timesheet")
+DOCUMENT_KINDS = (
+    "application",
+    "attestation",
+    *EXPENSE_KINDS,
+    "agreement",
+    "directors_order",
+    "ka_form",
+    "statement",
+)
+# DOMAIN.md: compensations (against an economic risk), consultations, and plan preparation hours
+COMPENSATION_CATEGORIES = (
+    "public_transport",
+    "learning_materials",
+    "accommodation",
+    "meals",
+    "personal_items",
+    "special_transport",
+)
+EXPENSE_CATEGORIES = (*COMPENSATION_CATEGORIES, "consultations", "plan_preparation")
+
+_SHA256 = validate.Regexp(r"^[0-9a-f]{64}$", error="A lowercase hex SHA-256.")
+
+
+class _DocumentFacts(Payload):
+    document_id = fields.UUID(required=True)
+    version = fields.Integer(required=True, validate=validate.Range(min=1))
+    tenant_id = fields.UUID(required=True)
+    school_id = fields.UUID(load_default=None, allow_none=True)
+    student_id = fields.UUID(required=True)
+    sha256 = fields.String(required=True, validate=_SHA256)
+    size = fields.Integer(required=True, validate=validate.Range(min=1))
+    media_type = fields.String(required=True, validate=validate.Length(min=3, max=100))
+    # the same bytes are already stored in this tenant (finance decides across tenants)
+    duplicate_in_tenant = fields.Boolean(required=True)
+    duplicate_of = fields.List(fields.UUID(), required=True, metadata={"description": "earlier documents"})
+    uploaded_by = fields.UUID(required=True)
+    uploaded_at = fields.AwareDateTime(required=True)
+
+
+class CheckExpenseDocument(_DocumentFacts):
+    """One expense document (a version of it) to check against the plan, caps, ledger and budget."""
+
+    kind = fields.String(required=True, validate=validate.OneOf(EXPENSE_KINDS))
+    plan_id = fields.UUID(required=True)
+    category = fields.String(required=True, validate=validate.OneOf(EXPENSE_CATEGORIES))
+    month = fields.Date(required=True, metadata={"description": "first day of the month claimed"})
+    amount = fields.Decimal(required=True, places=2, as_string=True, validate=validate.Range(min=0))
+
+
+class RegisterAttestation(_DocumentFacts):
+    """A municipality's attestation that it does not fund these costs of the student for a period."""
+
+    plan_id = fields.UUID(load_default=None, allow_none=True)
+    issued_on = fields.Date(required=True)
+    valid_from = fields.Date(required=True)
+    valid_to = fields.Date(required=True)
+    categories = fields.List(fields.String(validate=validate.OneOf(COMPENSATION_CATEGORIES)), required=True)
+
+
+CONTRACT.task(
+    "finance.check_expense_document",
+    version=1,
+    schema=CheckExpenseDocument,
+    description="Check an uploaded expense document and answer with documents.set_review_status.",
+)
+CONTRACT.task(
+    "finance.register_attestation",
+    version=1,
+    schema=RegisterAttestation,
+    description="Record an attestation's coverage and answer with documents.set_review_status.",
+)
+CONTRACT.task(
+    "documents.sweep_uploads",
+    version=1,
+    schema=Empty,
+    description="Repair uploads a crash left half-done: complete them or remove record and object.",
+)
+CONTRACT.schedule("documents-sweep-uploads", "documents.sweep_uploads", 300.0)

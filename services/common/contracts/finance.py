@@ -1,0 +1,81 @@
+"""Messages finance sends: its verdict on a document, with one explained reason per rule."""
+
+from marshmallow import fields, validate
+
+from .base import CONTRACT, Payload
+
+REVIEW_VERDICTS = ("checking", "accepted", "needs_fix", "rejected")
+RULE_OUTCOMES = ("passed", "failed", "warning", "not_applicable")
+
+
+class Reason(Payload):
+    rule_id = fields.String(required=True, validate=validate.Length(min=1, max=80))
+    rule_version = fields.Integer(required=True, validate=validate.Range(min=1))
+    outcome = fields.String(required=True, validate=validate.OneOf(RULE_OUTCOMES))
+    explanation_lv = fields.String(required=True, validate=validate.Length(max=2000))
+    explanation_en = fields.String(required=True, validate=validate.Length(max=2000))
+
+
+class SetReviewStatus(Payload):
+    """Finance's verdict on one version of a document; documents keeps it in the document's history."""
+
+    document_id = fields.UUID(required=True)
+    version = fields.Integer(required=True, validate=validate.Range(min=1))
+    tenant_id = fields.UUID(required=True)
+    status = fields.String(required=True, validate=validate.OneOf(REVIEW_VERDICTS))
+    reasons = fields.List(fields.Nested(Reason), required=True)
+    decided_at = fields.AwareDateTime(required=True)
+
+
+CONTRACT.task(
+    "documents.set_review_status",
+    version=1,
+    schema=SetReviewStatus,
+    description="Set a document's review status from finance's verdict, with the reasons.",
+)
+
+
+# ---- finance -> plans ---------------------------------------------------------------------------
+
+
+class SemesterPayload(Payload):
+    code = fields.String(required=True, validate=validate.Length(min=1, max=40))
+    school_type = fields.String(required=True, validate=validate.OneOf(["general", "vocational"]))
+    school_year = fields.String(required=True)
+    number = fields.Integer(required=True, validate=validate.OneOf([1, 2]))
+    starts_on = fields.Date(required=True)
+    ends_on = fields.Date(required=True)
+    tenant_id = fields.UUID(load_default=None, allow_none=True)  # a vocational school's own semester
+
+
+class ProgrammeSettings(Payload):
+    """The programme settings in force, as plans needs them to compute planned financing."""
+
+    revision = fields.Integer(required=True, validate=validate.Range(min=1))
+    effective_from = fields.Date(required=True)
+    consultation_rates = fields.Dict(keys=fields.String(), values=fields.Decimal(as_string=True), required=True)
+    preparation_rate = fields.Decimal(required=True, as_string=True)
+    preparation_hours_cap = fields.Decimal(required=True, as_string=True)
+    compensation_categories = fields.List(fields.String(), required=True)
+    semesters = fields.List(fields.Nested(SemesterPayload), required=True)
+    example_values = fields.Boolean(required=True)  # true while values are examples, not published facts
+
+
+class PlanPaid(Payload):
+    plan_id = fields.UUID(required=True)
+    paid_so_far = fields.Decimal(required=True, as_string=True, places=2)
+    revision = fields.Integer(required=True, validate=validate.Range(min=1))
+
+
+CONTRACT.task(
+    "plans.sync_programme_settings",
+    version=1,
+    schema=ProgrammeSettings,
+    description="Keep plans' copy of the programme settings (rates, caps, semesters).",
+)
+CONTRACT.task(
+    "plans.plan_paid",
+    version=1,
+    schema=PlanPaid,
+    description="What finance has paid for a plan so far, preparation included.",
+)

@@ -1,0 +1,19 @@
+"""Plans' process-wide wiring, built lazily so importing does no I/O."""
+
+from __future__ import annotations
+
+from functools import cache
+
+from services.common.runtime import ServiceRuntime
+
+from .models import MESSAGING, Base
+from .settings import PlansSettings, load_plans_settings
+
+
+@cache
+def default_runtime() -> ServiceRuntime:
+    return make_runtime(load_plans_settings())
+
+
+def make_runtime(settings: PlansSettings) -> ServiceRuntime:
+    return ServiceRuntime(settings, Base.metadata, MESSAGING)
