@@ -27,9 +27,28 @@ LOOPBACK = "127.0.0.1"
 # Platform settings a stray shell variable could point elsewhere (an external server, other
 # credentials): never inherited by the processes a benchmark starts, nor read in-process.
 _PLATFORM_PREFIXES = (
-    "IDENTITY_", "PLANS_", "DOCUMENTS_", "FINANCE_", "NOTIFICATIONS_", "PROBE_", "POSTGRES_", "REDIS_",
-    "CELERY_", "S3_", "SMTP_", "JWT_", "JWKS_", "LOG_", "TASK_", "BROKER_", "OUTBOX_", "WEB_", "PROMETHEUS_",
-    "TEST_", "FORWARDED_", "GUNICORN_",
+    "IDENTITY_",
+    "PLANS_",
+    "DOCUMENTS_",
+    "FINANCE_",
+    "NOTIFICATIONS_",
+    "PROBE_",
+    "POSTGRES_",
+    "REDIS_",
+    "CELERY_",
+    "S3_",
+    "SMTP_",
+    "JWT_",
+    "JWKS_",
+    "LOG_",
+    "TASK_",
+    "BROKER_",
+    "OUTBOX_",
+    "WEB_",
+    "PROMETHEUS_",
+    "TEST_",
+    "FORWARDED_",
+    "GUNICORN_",
 )
 _PLATFORM_NAMES = {"PORT", "HOST", "DATABASE_URL"}
 
@@ -91,11 +110,15 @@ class Row:
 
     def as_dict(self) -> dict[str, Any]:
         return {
-            "group": self.group, "metric": self.metric, "value": round(self.value, 4), "unit": self.unit,
+            "group": self.group,
+            "metric": self.metric,
+            "value": round(self.value, 4),
+            "unit": self.unit,
             "baseline": None if self.baseline is None else round(self.baseline, 4),
             "baseline_name": self.baseline_name,
             "ratio": None if self.ratio is None else round(self.ratio, 4),
-            "target": self.target.text(self.unit) if self.target else None, "met": self.met,
+            "target": self.target.text(self.unit) if self.target else None,
+            "met": self.met,
             "note": self.note,
         }
 
@@ -179,8 +202,9 @@ def wait_until(predicate: Callable[[], Any], timeout: float, what: str, interval
         except Exception as exc:
             last = exc
         if time.monotonic() > deadline:
-            raise TimeoutError(f"timed out after {timeout:.0f}s waiting for {what}"
-                               + (f" (last error: {last!r})" if last else ""))
+            raise TimeoutError(
+                f"timed out after {timeout:.0f}s waiting for {what}" + (f" (last error: {last!r})" if last else "")
+            )
         time.sleep(interval)
 
 
@@ -224,9 +248,21 @@ class LoadResult:
     def p(self, q: float) -> float:
         return percentile(self.latencies, q)
 
+    def pooled(self, other: LoadResult, name: str) -> LoadResult:
+        """Both phases' samples as one (throughput over both walls)."""
+        return LoadResult(
+            name,
+            self.latencies + other.latencies,
+            self.errors + other.errors,
+            self.wall + other.wall,
+            self.planned + other.planned,
+        )
+
     def summary(self) -> str:
-        text = (f"{self.name}: {self.done} ok, {self.errors} errors in {self.wall:.1f}s, "
-                f"p50 {self.p(50) * 1000:.1f} ms, p95 {self.p(95) * 1000:.1f} ms, {self.throughput:.0f}/s")
+        text = (
+            f"{self.name}: {self.done} ok, {self.errors} errors in {self.wall:.1f}s, "
+            f"p50 {self.p(50) * 1000:.1f} ms, p95 {self.p(95) * 1000:.1f} ms, {self.throughput:.0f}/s"
+        )
         if self.cut_short:
             text += f" (stopped at the time limit, {self.planned} planned)"
         return text
@@ -235,9 +271,17 @@ class LoadResult:
 Request = Callable[[requests.Session, int, int], requests.Response]  # (session, client, i)
 
 
-def closed_loop(name: str, request: Request, *, clients: int, per_client: int, warmup: int,
-                time_limit: float, setup: Callable[[requests.Session, int], None] | None = None,
-                ok: Callable[[requests.Response], bool] | None = None) -> LoadResult:
+def closed_loop(
+    name: str,
+    request: Request,
+    *,
+    clients: int,
+    per_client: int,
+    warmup: int,
+    time_limit: float,
+    setup: Callable[[requests.Session, int], None] | None = None,
+    ok: Callable[[requests.Response], bool] | None = None,
+) -> LoadResult:
     """`clients` threads, each with its own keep-alive session, send `per_client` requests one after
     another (after `warmup` unrecorded ones); all start together; stop early at `time_limit` seconds."""
     ok = ok or (lambda r: r.status_code == 200)
@@ -291,8 +335,9 @@ def closed_loop(name: str, request: Request, *, clients: int, per_client: int, w
                         first_error.append(f"{resp.status_code} {resp.text[:200]}")
             bounds[f"end{c}"] = time.perf_counter()
 
-    threads = [threading.Thread(target=client, args=(c,), name=f"bench-{name}-{c}", daemon=True)
-               for c in range(clients)]
+    threads = [
+        threading.Thread(target=client, args=(c,), name=f"bench-{name}-{c}", daemon=True) for c in range(clients)
+    ]
     for t in threads:
         t.start()
     hard_stop = time.monotonic() + 180 + time_limit + 60
@@ -307,8 +352,14 @@ def closed_loop(name: str, request: Request, *, clients: int, per_client: int, w
         raise RuntimeError(f"{name}: clients still busy long after the time limit")
     ends = [v for k, v in bounds.items() if k.startswith("end")]
     wall = (max(ends) if ends else time.perf_counter()) - bounds.get("start", time.perf_counter())
-    return LoadResult(name, [x for per in latencies for x in per], sum(errors), wall, clients * per_client,
-                      first_error[0] if first_error else "")
+    return LoadResult(
+        name,
+        [x for per in latencies for x in per],
+        sum(errors),
+        wall,
+        clients * per_client,
+        first_error[0] if first_error else "",
+    )
 
 
 # ---------------------------------------------------------------------------------------- processes
@@ -374,8 +425,9 @@ class Service:
     """A subprocess in its own process group that dies with this one (devstack's spawn), logging
     to a file; stopped with SIGTERM, then SIGKILL to its whole group after `stop_timeout`."""
 
-    def __init__(self, name: str, command: list[str], env: Mapping[str, str], log_path: Path,
-                 stop_timeout: float = 20.0) -> None:
+    def __init__(
+        self, name: str, command: list[str], env: Mapping[str, str], log_path: Path, stop_timeout: float = 20.0
+    ) -> None:
         self.name, self.command, self.env, self.log_path = name, command, dict(env), log_path
         self.stop_timeout = stop_timeout
         self.proc: subprocess.Popen[bytes] | None = None
@@ -426,8 +478,16 @@ def run_command(command: list[str], env: Mapping[str, str], log_path: Path, time
     """Run a one-off command to completion (bounded), its output appended to `log_path`."""
     log_path.parent.mkdir(parents=True, exist_ok=True)
     with open(log_path, "ab") as out:
-        result = subprocess.run(command, cwd=REPO, env=dict(env), stdout=out, stderr=subprocess.STDOUT,
-                                stdin=subprocess.DEVNULL, timeout=timeout, check=False)
+        result = subprocess.run(
+            command,
+            cwd=REPO,
+            env=dict(env),
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            timeout=timeout,
+            check=False,
+        )
     if result.returncode != 0:
         tail = log_path.read_text(errors="replace")[-2000:]
         raise RuntimeError(f"{' '.join(command[1:4])}… failed ({result.returncode}); see {log_path}:\n{tail}")
@@ -467,20 +527,35 @@ def _fmt(value: float | None, unit: str = "") -> str:
 
 
 def table(rows: Sequence[Row]) -> str:
-    header = ("benchmark", "metric", "value", "baseline", "ratio", "target", "")
-    lines: list[tuple[str, ...]] = [header]
+    """Rows under a heading per group; a row's note becomes a numbered footnote."""
+    header = ("metric", "value", "baseline", "ratio", "target", "")
+    body: list[tuple[str, ...] | str] = []
+    footnotes: list[str] = []
+    group = None
     for r in rows:
+        if r.group != group:
+            group = r.group
+            body.append(group)
+        metric = r.metric
+        if r.note:
+            footnotes.append(r.note)
+            metric += f" [{len(footnotes)}]"
         verdict = "" if r.met is None else ("ok" if r.met else "MISSED")
-        baseline = _fmt(r.baseline, r.unit) + (f" ({r.baseline_name})" if r.baseline_name else "")
+        baseline = _fmt(r.baseline, r.unit) + (f"  {r.baseline_name}" if r.baseline_name else "")
         ratio = "—" if r.ratio is None else f"{r.ratio:.2f}×"
-        lines.append((r.group, r.metric, _fmt(r.value, r.unit), baseline, ratio,
-                      r.target.text(r.unit) if r.target else "", verdict))
-    widths = [max(len(line[i]) for line in lines) for i in range(len(header))]
-    right = {2, 4}
-    out = []
-    for n, line in enumerate(lines):
-        cells = [cell.rjust(w) if i in right else cell.ljust(w) for i, (cell, w) in enumerate(zip(line, widths))]
-        out.append("  ".join(cells).rstrip())
-        if n == 0:
-            out.append("  ".join("-" * w for w in widths))
+        target = r.target.text(r.unit) if r.target else ""
+        body.append(("  " + metric, _fmt(r.value, r.unit), baseline, ratio, target, verdict))
+    cells = [header, *(line for line in body if isinstance(line, tuple))]
+    widths = [max(len(line[i]) for line in cells) for i in range(len(header))]
+    right = {1, 3}
+
+    def render(line: tuple[str, ...]) -> str:
+        return "  ".join(
+            cell.rjust(w) if i in right else cell.ljust(w) for i, (cell, w) in enumerate(zip(line, widths, strict=True))
+        ).rstrip()
+
+    out = [render(header), "  ".join("-" * w for w in widths)]
+    for line in body:
+        out.append(line if isinstance(line, str) else render(line))
+    out.extend(f"[{n}] {text}" for n, text in enumerate(footnotes, 1))
     return "\n".join(out)

@@ -7,8 +7,9 @@ of getting N messages to its worker are timed until every effect is recorded:
 - outbox:   each message published in its own committed transaction, relayed after the commit
             (and by the worker's relay thread, as deployed), then consumed the same way.
 
-Throughput comes from a burst (publishers as fast as they can); latency from a paced run well
+Throughput comes from bursts (publishers as fast as they can); latency from paced runs well
 below capacity, so it measures the path rather than a queue: commit (or send) to the effect's row.
+Each is run in rounds, baseline and outbox alternating (ABBA), and pooled.
 The effects table gets a `recorded_at DEFAULT clock_timestamp()` column in this benchmark's own
 database, so the effect time is stamped by PostgreSQL on the same clock as the publisher.
 """
@@ -44,17 +45,18 @@ WORKER_CONCURRENCY = 2  # as deploy/processes.toml runs every service's worker
 
 @dataclass(frozen=True)
 class Plan:
+    rounds: int  # each path runs this many bursts and paced runs, alternating (ABBA), pooled
     burst: int  # messages per burst
     publishers: int  # threads publishing the burst
-    paced: int  # messages in the latency run
-    rate: float  # messages per second in the latency run
+    paced: int  # messages per paced (latency) run
+    rate: float  # messages per second in the paced run
     drain_seconds: float  # longest wait for the effects of one phase
 
 
 def plan(ctx: Context) -> Plan:
     if ctx.quick:
-        return Plan(burst=200, publishers=4, paced=40, rate=40.0, drain_seconds=30)
-    return Plan(burst=1000, publishers=4, paced=150, rate=30.0, drain_seconds=60)
+        return Plan(rounds=2, burst=100, publishers=4, paced=20, rate=40.0, drain_seconds=20)
+    return Plan(rounds=2, burst=500, publishers=4, paced=75, rate=30.0, drain_seconds=40)
 
 
 Sender = Callable[[int], tuple[str, float]]  # value -> (message id, when it was committed or sent)
@@ -72,8 +74,12 @@ def run(ctx: Context) -> list[Row]:
     try:
         probe.metadata.create_all(engine)
         with engine.begin() as conn:
-            conn.execute(text("ALTER TABLE effects ADD COLUMN IF NOT EXISTS recorded_at timestamptz "
-                              "NOT NULL DEFAULT clock_timestamp()"))
+            conn.execute(
+                text(
+                    "ALTER TABLE effects ADD COLUMN IF NOT EXISTS recorded_at timestamptz "
+                    "NOT NULL DEFAULT clock_timestamp()"
+                )
+            )
     finally:
         engine.dispose()
     import redis
@@ -85,9 +91,24 @@ def run(ctx: Context) -> list[Row]:
     runtime = probe.make_runtime(settings)
     worker = Service(
         "probe-worker",
-        [sys.executable, "-m", "celery", "-A", "tests.support.probe_worker", "worker", "-Q", "probe",
-         "-c", str(WORKER_CONCURRENCY), "--loglevel", "INFO", "--without-gossip", "--without-mingle",
-         "-n", f"probe-bench-{time.monotonic_ns()}@%h"],
+        [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "tests.support.probe_worker",
+            "worker",
+            "-Q",
+            "probe",
+            "-c",
+            str(WORKER_CONCURRENCY),
+            "--loglevel",
+            "INFO",
+            "--without-gossip",
+            "--without-mingle",
+            "-n",
+            f"probe-bench-{time.monotonic_ns()}@%h",
+        ],
         ctx.child_env(PROBE_DATABASE_URL=url, PROBE_BROKER_URL=broker),
         ctx.logs / "probe-worker.log",
     )
@@ -104,33 +125,75 @@ def run(ctx: Context) -> list[Row]:
         log("outbox: warming up both paths")
         bench.burst("warm-up baseline", bench.send_direct, 20, publishers=2)
         bench.burst("warm-up outbox", bench.send_outbox, 20, publishers=2)
-        base_burst = bench.burst("baseline burst", bench.send_direct, p.burst, p.publishers)
-        outbox_burst = bench.burst("outbox burst", bench.send_outbox, p.burst, p.publishers)
-        base_paced = bench.paced("baseline paced", bench.send_direct)
-        outbox_paced = bench.paced("outbox paced", bench.send_outbox)
+        paths = {"baseline": bench.send_direct, "outbox": bench.send_outbox}
+        bursts: dict[str, list[Outcome]] = {"baseline": [], "outbox": []}
+        paced: dict[str, list[Outcome]] = {"baseline": [], "outbox": []}
+        for r in range(p.rounds):  # baseline, outbox, outbox, baseline, ...: a steady drift cancels out
+            for path in ("baseline", "outbox") if r % 2 == 0 else ("outbox", "baseline"):
+                bursts[path].append(bench.burst(f"{path} burst {r + 1}", paths[path], p.burst, p.publishers))
+        for r in range(p.rounds):
+            for path in ("baseline", "outbox") if r % 2 == 0 else ("outbox", "baseline"):
+                paced[path].append(bench.paced(f"{path} paced {r + 1}", paths[path]))
+        base_burst, outbox_burst = pooled(bursts["baseline"]), pooled(bursts["outbox"])
+        base_paced, outbox_paced = pooled(paced["baseline"]), pooled(paced["outbox"])
         sampler.stop()
         worker.check_alive()
     finally:
         if sampler is not None:
             sampler.stop()
         worker.stop()
+        if "celery" in vars(runtime):  # built on first use: close its broker connections
+            runtime.celery.close()
         runtime.db.dispose()
 
     group = f"{GROUP} ({p.publishers} publishers, worker -c {WORKER_CONCURRENCY})"
     out = [
-        Row(group, f"throughput, burst of {base_burst.sent}", outbox_burst.throughput, "msg/s",
-            base_burst.throughput, "send_task"),
-        Row(group, f"commit → effect p50 at {p.rate:g} msg/s", outbox_paced.p(50) * 1000, "ms",
-            base_paced.p(50) * 1000, "send → effect"),
-        Row(group, f"commit → effect p95 at {p.rate:g} msg/s", outbox_paced.p(95) * 1000, "ms",
-            base_paced.p(95) * 1000, "send → effect"),
-        Row(group, "publish cost per message (burst, per thread)", outbox_burst.send_ms, "ms",
-            base_burst.send_ms, "send_task"),
+        Row(
+            group,
+            f"throughput, {p.rounds} bursts of {p.burst}",
+            outbox_burst.throughput,
+            "msg/s",
+            base_burst.throughput,
+            "send_task",
+        ),
+        Row(
+            group,
+            f"commit → effect p50 at {p.rate:g} msg/s",
+            outbox_paced.p(50) * 1000,
+            "ms",
+            base_paced.p(50) * 1000,
+            "send → effect",
+        ),
+        Row(
+            group,
+            f"commit → effect p95 at {p.rate:g} msg/s",
+            outbox_paced.p(95) * 1000,
+            "ms",
+            base_paced.p(95) * 1000,
+            "send → effect",
+        ),
+        Row(
+            group,
+            f"publish call per message at {p.rate:g} msg/s",
+            outbox_paced.send_ms,
+            "ms",
+            base_paced.send_ms,
+            "send_task call",
+        ),
     ]
     if sampler is not None and sampler.peaks:
         mb = 1024 * 1024
-        out.append(Row(group, "probe worker largest process, peak RSS", sampler.peak_process[1] / mb, "MB",
-                       max(idle.values(), default=0) / mb or None, "largest at idle", target=PROCESS_RSS))
+        out.append(
+            Row(
+                group,
+                "probe worker largest process, peak RSS",
+                sampler.peak_process[1] / mb,
+                "MB",
+                max(idle.values(), default=0) / mb or None,
+                "largest at idle",
+                target=PROCESS_RSS,
+            )
+        )
     return out
 
 
@@ -150,6 +213,18 @@ class Outcome:
         return percentile(self.latencies, q)
 
 
+def pooled(outcomes: list[Outcome]) -> Outcome:
+    """Rounds as one: messages over the summed time, every latency, the mean call time."""
+    sent = sum(o.sent for o in outcomes)
+    return Outcome(
+        outcomes[0].name,
+        sent,
+        sum(o.elapsed for o in outcomes),
+        [x for o in outcomes for x in o.latencies],
+        sum(o.send_ms * o.sent for o in outcomes) / max(sent, 1),
+    )
+
+
 class Phases:
     def __init__(self, ctx: Context, plan: Plan, runtime: Any) -> None:
         self.ctx, self.plan, self.runtime = ctx, plan, runtime
@@ -159,8 +234,13 @@ class Phases:
 
     def send_direct(self, value: int) -> tuple[str, float]:
         mid = str(uuid.uuid4())
-        envelope = {"message_id": mid, "name": "probe.record", "version": 1, "correlation_id": None,
-                    "payload": {"value": value}}
+        envelope = {
+            "message_id": mid,
+            "name": "probe.record",
+            "version": 1,
+            "correlation_id": None,
+            "payload": {"value": value},
+        }
         at = time.time()
         self.runtime.celery.send_task("probe.record", kwargs={"message": envelope}, queue="probe", task_id=mid)
         return mid, at
@@ -244,17 +324,20 @@ class Phases:
         timeout = max(5.0, min(self.plan.drain_seconds, self.ctx.remaining() - 2))
         wait_until(all_recorded, timeout=timeout, what=f"{name}: {len(stamps)} effects", interval=0.05)
         with engine.connect() as conn:
-            recorded = {r.message_id: r.recorded_at.timestamp() for r in conn.execute(
-                text("SELECT message_id, recorded_at FROM effects"))}
+            recorded = {
+                r.message_id: r.recorded_at.timestamp()
+                for r in conn.execute(text("SELECT message_id, recorded_at FROM effects"))
+            }
         missing = set(stamps) - set(recorded)
         if missing or len(recorded) != len(stamps):
-            raise RuntimeError(f"{name}: {len(recorded)} effects for {len(stamps)} messages "
-                               f"({len(missing)} missing)")
+            raise RuntimeError(f"{name}: {len(recorded)} effects for {len(stamps)} messages ({len(missing)} missing)")
         latencies = [recorded[mid] - at for mid, at in stamps.items()]
         outcome = Outcome(name, len(stamps), max(recorded.values()) - began, latencies, send_ms)
-        log(f"outbox: {name}: {outcome.sent} messages in {outcome.elapsed:.2f}s = {outcome.throughput:.0f}/s, "
+        log(
+            f"outbox: {name}: {outcome.sent} messages in {outcome.elapsed:.2f}s = {outcome.throughput:.0f}/s, "
             f"p50 {outcome.p(50) * 1000:.1f} ms, p95 {outcome.p(95) * 1000:.1f} ms, "
-            f"{send_ms:.2f} ms per send")
+            f"{send_ms:.2f} ms per send"
+        )
         return outcome
 
     def _reset(self) -> None:

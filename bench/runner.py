@@ -12,7 +12,6 @@ it exit 2), 1 when a benchmark failed to run.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import fcntl
 import importlib
 import json
@@ -22,6 +21,7 @@ import signal
 import sys
 import tempfile
 import time
+import traceback
 from datetime import UTC, datetime
 from pathlib import Path
 from types import FrameType
@@ -97,6 +97,11 @@ def main(argv: list[str] | None = None) -> int:
 
     signal.signal(signal.SIGTERM, _raise_interrupt)
     signal.signal(signal.SIGHUP, _raise_interrupt)
+    # a last resort: whatever hangs, the run ends (cleanly, through the finally below) well after
+    # every benchmark's own budget has passed
+    budgets = [BUDGETS.get(b.name, DEFAULT_BUDGET)[1 if args.quick else 0] for b in benchmarks]
+    signal.signal(signal.SIGALRM, _raise_interrupt)
+    signal.alarm(int(sum(budgets)) + 120)
 
     from devstack import Stack
 
@@ -114,16 +119,25 @@ def main(argv: list[str] | None = None) -> int:
     notes: list[str] = []
     interrupted = False
     info = machine()
-    log(f"machine: {info['usable_cores']} usable cores ({info['cpu']}), {info['memory_gb']} GB; "
-        f"{'quick' if args.quick else 'full'} run; logs in {logs}")
+    load_at_start = os.getloadavg()[0]
+    log(
+        f"machine: {info['usable_cores']} usable cores ({info['cpu']}), {info['memory_gb']} GB; "
+        f"{'quick' if args.quick else 'full'} run; logs in {logs}"
+    )
     try:
         log(f"starting {', '.join(wanted)} under {root}")
         servers = stack.start()
         for bench in benchmarks:
             normal, quick = BUDGETS.get(bench.name, DEFAULT_BUDGET)
             budget = quick if args.quick else normal
-            ctx = Context(quick=args.quick, root=root / bench.name, logs=logs, servers=dict(servers),
-                          create_database=stack.create_database, deadline=time.monotonic() + budget)
+            ctx = Context(
+                quick=args.quick,
+                root=root / bench.name,
+                logs=logs,
+                servers=dict(servers),
+                create_database=stack.create_database,
+                deadline=time.monotonic() + budget,
+            )
             ctx.root.mkdir(parents=True, exist_ok=True)
             log(f"{bench.name}: {bench.title} (at most {budget:.0f}s)")
             t0 = time.monotonic()
@@ -131,6 +145,7 @@ def main(argv: list[str] | None = None) -> int:
                 rows.extend(bench.run(ctx))
             except Exception as exc:
                 failures[bench.name] = f"{type(exc).__name__}: {exc}"
+                traceback.print_exc(file=sys.stderr)
                 log(f"{bench.name} FAILED: {type(exc).__name__}: {exc}")
             notes.extend(f"{bench.name}: {n}" for n in ctx.notes)
             log(f"{bench.name}: done in {time.monotonic() - t0:.0f}s")
@@ -138,6 +153,7 @@ def main(argv: list[str] | None = None) -> int:
         interrupted = True
         log("interrupted; stopping")
     finally:
+        signal.alarm(0)
         stack.stop()
         shutil.rmtree(root, ignore_errors=True)
 
@@ -145,7 +161,12 @@ def main(argv: list[str] | None = None) -> int:
     cores = f"{info['usable_cores']} cores usable ({info['logical_cores']} logical, {info['physical_cores']} physical)"
     print(f"PuMPuRS benchmarks, {started_at:%Y-%m-%d %H:%M} UTC, {'quick' if args.quick else 'full'} run")
     print(f"machine: {cores}, {info['cpu']}, {info['memory_gb']} GB RAM, Python {info['python']}, {info['system']}")
-    print("every baseline was measured in this run on the same servers; ratio = value / baseline\n")
+    print(
+        f"load average (1 min): {load_at_start:.1f} at start, {os.getloadavg()[0]:.1f} at the end "
+        "(anything above the core count is other work on the machine, and noise)"
+    )
+    print("every baseline was measured in this run on the same servers; ratio = value / baseline")
+    print("* /healthz: measured in rounds interleaved with the other endpoints, samples pooled\n")
     if rows:
         print(table(rows))
     for note in notes:
@@ -153,14 +174,23 @@ def main(argv: list[str] | None = None) -> int:
     for name, error in failures.items():
         print(f"FAILED: {name}: {error}")
     missed = [r for r in rows if r.met is False]
-    print(f"\n{len(rows)} figures, {len(missed)} target(s) missed, {len(failures)} benchmark(s) failed; "
-          f"took {duration:.0f}s; logs in {logs}")
+    print(
+        f"\n{len(rows)} figures, {len(missed)} target(s) missed, {len(failures)} benchmark(s) failed; "
+        f"took {duration:.0f}s; logs in {logs}"
+    )
 
     if args.json:
         payload = {
-            "started_at": started_at.isoformat(), "duration_s": round(duration, 1), "quick": args.quick,
-            "machine": info, "benchmarks": [b.name for b in benchmarks], "results": [r.as_dict() for r in rows],
-            "failed": failures, "notes": notes, "interrupted": interrupted,
+            "started_at": started_at.isoformat(),
+            "duration_s": round(duration, 1),
+            "quick": args.quick,
+            "machine": info,
+            "load_average": {"start": round(load_at_start, 2), "end": round(os.getloadavg()[0], 2)},
+            "benchmarks": [b.name for b in benchmarks],
+            "results": [r.as_dict() for r in rows],
+            "failed": failures,
+            "notes": notes,
+            "interrupted": interrupted,
         }
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(payload, indent=2, ensure_ascii=False) + "\n")
@@ -168,6 +198,4 @@ def main(argv: list[str] | None = None) -> int:
         return 130
     if failures:
         return 1
-    with contextlib.suppress(Exception):
-        sys.stdout.flush()
     return 2 if args.strict and missed else 0

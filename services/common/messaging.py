@@ -151,6 +151,8 @@ class Outbox:
             event.listen(session, "after_rollback", _forget_pending)
 
     def _after_commit(self, session: Session) -> None:
+        if session.in_nested_transaction():
+            return  # a savepoint was released, not the transaction: the rows are not committed yet
         ids = session.info.pop("outbox_ids", [])
         if ids:
             try:
@@ -209,7 +211,8 @@ class Outbox:
 
 
 def _forget_pending(session: Session) -> None:
-    session.info.pop("outbox_ids", None)
+    if not session.in_nested_transaction():
+        session.info.pop("outbox_ids", None)
 
 
 def _correlation_id() -> str | None:

@@ -212,3 +212,16 @@ def test_outbox_pending_count_reports_unsent(runtime):
     assert runtime.outbox.pending_count() == 0
     with runtime.db.session() as s:
         assert s.execute(select(func.count()).select_from(probe.TABLES.outbox)).scalar_one() == 0
+
+
+def test_a_savepoint_inside_the_transaction_does_not_send_early_or_lose_the_message(runtime, worker):
+    from sqlalchemy import text
+
+    with runtime.db.session() as s:
+        [mid] = runtime.outbox.publish(s, "probe.record", {"value": 11})
+        with s.begin_nested():  # released: fires after_commit for the savepoint only
+            s.execute(text("SELECT 1"))
+        assert s.info.get("outbox_ids") == [mid]  # still pending until the real commit
+    # sent by the commit itself, not left for the relay thread
+    assert outbox_rows(runtime)[0].sent_at is not None
+    wait_for(lambda: effects(runtime, 11), message="the effect")

@@ -217,3 +217,42 @@ ADULT_CODE = "010190-11004"  # born 01.01.1990
 OTHER_MINOR_CODE = "150508-21002"  # born 15.05.2008
 NEW_FORMAT_CODE = "32123456785"  # new format, valid check digit
 NEW_FORMAT_BAD_CHECK = "32123456784"  # new format, check digit mismatch: a warning only
+
+
+def make_student(
+    runtime: Any,
+    tenant: dict[str, Any],
+    code: str,
+    birth: str,
+    *,
+    grade: int | None = 7,
+    course: int | None = None,
+    school: str | None = None,
+) -> str:
+    """A student written straight to plans' table, for tests about plans rather than students."""
+    from datetime import date as _date
+
+    from services.plans import codes
+    from services.plans.models import Student
+
+    settings = runtime.settings
+    checked = codes.check_personal_code(code)
+    with runtime.db.session() as s:
+        student = Student(
+            id=uuid.uuid4(),
+            tenant_id=uuid.UUID(tenant["id"]),
+            school_id=uuid.UUID(school or tenant["school"]),
+            first_name="Līga",
+            last_name="Kalniņa",
+            code_kind="personal_code",
+            code_hash=codes.code_hash(settings.person_hash_secret, "personal_code", checked.compact),
+            code_encrypted=codes.encrypt(settings.personal_code_key, checked.compact),
+            code_hint=codes.hint("personal_code", checked.compact),
+            birth_date=_date.fromisoformat(birth),
+            grade=grade,
+            course=course,
+            declared_municipality="Ventspils",
+            actual_municipality="Ventspils",
+        )
+        s.add(student)
+        return str(student.id)
