@@ -1,0 +1,170 @@
+"""Documents' tables: document records, their versions (bytes in object storage), review history,
+downloads and the audit of deletions."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Date,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    Numeric,
+    String,
+    UniqueConstraint,
+)
+from sqlalchemy.dialects.postgresql import JSONB, UUID
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+from services.common.db import NAMING, UTCDateTime, utcnow
+from services.common.messaging import messaging_tables
+
+
+class Base(DeclarativeBase):
+    """Documents' own metadata: no other service's tables in its database or its migrations."""
+
+    metadata = MetaData(naming_convention=NAMING)
+
+
+MESSAGING = messaging_tables(Base.metadata)
+
+# review status (from finance's verdicts; `received` on every upload)
+RECEIVED, CHECKING, ACCEPTED, NEEDS_FIX, REJECTED = "received", "checking", "accepted", "needs_fix", "rejected"
+REVIEW_STATUSES = (RECEIVED, CHECKING, ACCEPTED, NEEDS_FIX, REJECTED)
+
+# record state: `uploading` until the first version's bytes are stored, `deleted` after retention
+UPLOADING, ACTIVE, DELETED = "uploading", "active", "deleted"
+# version state
+STORED, PURGED = "stored", "purged"
+
+
+class Document(Base):
+    """One piece of evidence (a receipt, an attestation, an order...) with its metadata and status."""
+
+    __tablename__ = "documents"
+    __table_args__ = (
+        Index("ix_documents_tenant_month", "tenant_id", "month"),
+        Index("ix_documents_tenant_kind", "tenant_id", "kind"),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True, default=uuid.uuid4)
+    tenant_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True))
+    school_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True), index=True)
+    # the tenant's planning region, from the uploader's token, so regional grants can read it
+    region: Mapped[str | None] = mapped_column(String(20))
+    kind: Mapped[str] = mapped_column(String(30))
+    state: Mapped[str] = mapped_column(String(20), default=UPLOADING)
+    status: Mapped[str] = mapped_column(String(20), default=RECEIVED, index=True)
+    student_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True), index=True)
+    plan_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True), index=True)
+    category: Mapped[str | None] = mapped_column(String(40))
+    month: Mapped[date | None] = mapped_column(Date)  # first day of the month
+    amount: Mapped[Decimal | None] = mapped_column(Numeric(12, 2))
+    issued_on: Mapped[date | None] = mapped_column(Date)
+    valid_from: Mapped[date | None] = mapped_column(Date)
+    valid_to: Mapped[date | None] = mapped_column(Date)
+    categories: Mapped[list[str]] = mapped_column(JSONB, default=list)
+    current_version: Mapped[int] = mapped_column(Integer, default=0)  # 0 until the first is stored
+    version_seq: Mapped[int] = mapped_column(Integer, default=0)  # only grows: keys are never reused
+    retain_until: Mapped[date] = mapped_column(Date)
+    uploaded_by: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+    deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    deleted_by: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
+
+    versions: Mapped[list[DocumentVersion]] = relationship(
+        back_populates="document", order_by="DocumentVersion.number", cascade="all, delete-orphan"
+    )
+    history: Mapped[list[StatusChange]] = relationship(order_by="StatusChange.id", cascade="all, delete-orphan")
+
+
+class DocumentVersion(Base):
+    """One upload of a document's bytes; a new upload is a new version, nothing is overwritten."""
+
+    __tablename__ = "document_versions"
+    __table_args__ = (
+        UniqueConstraint("document_id", "number"),
+        Index("ix_document_versions_tenant_sha256", "tenant_id", "sha256"),
+        Index("ix_document_versions_uploading", "created_at", postgresql_where="state = 'uploading'"),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True, default=uuid.uuid4)
+    document_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("documents.id", ondelete="CASCADE"), index=True)
+    tenant_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True))
+    number: Mapped[int] = mapped_column(Integer)
+    state: Mapped[str] = mapped_column(String(20), default=UPLOADING)
+    object_key: Mapped[str] = mapped_column(String(200), unique=True)
+    s3_version_id: Mapped[str | None] = mapped_column(String(200))
+    filename: Mapped[str] = mapped_column(String(255))
+    media_type: Mapped[str] = mapped_column(String(100))
+    size: Mapped[int] = mapped_column(BigInteger)
+    sha256: Mapped[str] = mapped_column(String(64))
+    duplicate_of: Mapped[list[str]] = mapped_column(JSONB, default=list)
+    # metadata given with this upload; applied to the document once the bytes are stored
+    changes: Mapped[dict[str, Any]] = mapped_column(JSONB, default=dict)
+    uploaded_by: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    stored_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    document: Mapped[Document] = relationship(back_populates="versions")
+
+    @property
+    def duplicate(self) -> bool:
+        return bool(self.duplicate_of)
+
+
+class StatusChange(Base):
+    """One entry of a document's review history: an upload, or a verdict of finance with its reasons."""
+
+    __tablename__ = "document_status_changes"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    document_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("documents.id", ondelete="CASCADE"), index=True)
+    tenant_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True))
+    version: Mapped[int] = mapped_column(Integer)
+    from_status: Mapped[str | None] = mapped_column(String(20))
+    to_status: Mapped[str] = mapped_column(String(20))
+    # a verdict on a version older than the current one is kept, but does not set the status
+    applied: Mapped[bool] = mapped_column(Boolean, default=True)
+    source: Mapped[str] = mapped_column(String(20))  # upload | finance | sweep
+    reasons: Mapped[list[dict[str, Any]]] = mapped_column(JSONB, default=list)
+    message_id: Mapped[str | None] = mapped_column(String(64))
+    actor_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Download(Base):
+    """Who was given a download link for which version, when."""
+
+    __tablename__ = "document_downloads"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    document_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("documents.id", ondelete="CASCADE"), index=True)
+    tenant_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), index=True)
+    version: Mapped[int] = mapped_column(Integer)
+    user_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), index=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class AuditEvent(Base):
+    """Who did what to a document (deletions above all), kept after the bytes are gone."""
+
+    __tablename__ = "audit_events"
+    __table_args__ = (Index("ix_audit_events_document", "document_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+    actor_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
+    action: Mapped[str] = mapped_column(String(60))
+    document_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True))
+    tenant_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), index=True)
+    details: Mapped[dict[str, Any]] = mapped_column(JSONB, default=dict)

@@ -1,0 +1,208 @@
+"""Request and response schemas of documents' API (separate upload, filter and read shapes)."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+from flask_smorest.fields import Upload
+from marshmallow import RAISE, Schema, ValidationError, fields, validate
+
+from services.common.contracts.documents import COMPENSATION_CATEGORIES, DOCUMENT_KINDS, EXPENSE_CATEGORIES
+from services.common.pagination import PageArgs, page_schema
+
+from .models import REVIEW_STATUSES
+
+
+class Month(fields.Field):
+    """A month as `YYYY-MM` on the wire, the first day of it in Python."""
+
+    def _serialize(self, value: Any, attr: str | None, obj: Any, **kwargs: Any) -> str | None:
+        return None if value is None else value.strftime("%Y-%m")
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> date:
+        try:
+            year, month = str(value).split("-")
+            if len(year) != 4 or len(month) != 2:
+                raise ValueError
+            return date(int(year), int(month), 1)
+        except ValueError:
+            raise ValidationError("A month as YYYY-MM. / Mēnesis formātā GGGG-MM.") from None
+
+
+class Strict(Schema):
+    class Meta:
+        unknown = RAISE
+
+
+_MONTH = {"description": "YYYY-MM", "example": "2026-10"}
+
+
+class MetadataFields(Strict):
+    """What an upload may tell about the document; which fields a kind needs is checked per kind."""
+
+    student_id = fields.UUID(metadata={"description": "the student in plans (never a personal code)"})
+    plan_id = fields.UUID()
+    category = fields.String(validate=validate.OneOf(EXPENSE_CATEGORIES))
+    month = Month(metadata=_MONTH)
+    amount = fields.Decimal(places=None, metadata={"description": "euros, at most two decimals"})
+    issued_on = fields.Date()
+    valid_from = fields.Date()
+    valid_to = fields.Date()
+    categories = fields.List(
+        fields.String(validate=validate.OneOf(COMPENSATION_CATEGORIES)),
+        metadata={"description": "attestations: the costs it covers (repeat the field)"},
+    )
+
+
+class UploadForm(MetadataFields):
+    file = Upload(required=True, metadata={"description": "the document (PDF, JPEG, PNG or XLSX as the kind allows)"})
+    kind = fields.String(required=True, validate=validate.OneOf(DOCUMENT_KINDS))
+    tenant_id = fields.UUID(metadata={"description": "needed only when you upload for several tenants"})
+    school_id = fields.UUID(metadata={"description": "needed only when you upload for several schools"})
+
+
+class VersionForm(MetadataFields):
+    file = Upload(required=True, metadata={"description": "the new version's bytes"})
+
+
+class VersionSchema(Schema):
+    number = fields.Integer()
+    filename = fields.String()
+    media_type = fields.String()
+    size = fields.Integer()
+    sha256 = fields.String()
+    duplicate = fields.Boolean()
+    duplicate_of = fields.List(fields.UUID())
+    uploaded_by = fields.UUID()
+    created_at = fields.DateTime()
+    stored_at = fields.DateTime()
+
+
+class ReasonSchema(Schema):
+    rule_id = fields.String()
+    rule_version = fields.Integer()
+    outcome = fields.String()
+    explanation_lv = fields.String()
+    explanation_en = fields.String()
+
+
+class StatusChangeSchema(Schema):
+    version = fields.Integer()
+    from_status = fields.String(allow_none=True)
+    to_status = fields.String()
+    applied = fields.Boolean(metadata={"description": "false for a verdict on an older version"})
+    source = fields.String()
+    reasons = fields.List(fields.Nested(ReasonSchema))
+    at = fields.DateTime()
+
+
+class DocumentSchema(Schema):
+    id = fields.UUID()
+    tenant_id = fields.UUID()
+    school_id = fields.UUID(allow_none=True)
+    kind = fields.String()
+    status = fields.String(metadata={"description": ", ".join(REVIEW_STATUSES)})
+    student_id = fields.UUID(allow_none=True)
+    plan_id = fields.UUID(allow_none=True)
+    category = fields.String(allow_none=True)
+    month = Month(allow_none=True, metadata=_MONTH)
+    amount = fields.Decimal(places=2, as_string=True, allow_none=True)
+    issued_on = fields.Date(allow_none=True)
+    valid_from = fields.Date(allow_none=True)
+    valid_to = fields.Date(allow_none=True)
+    categories = fields.List(fields.String())
+    current_version = fields.Integer()
+    retain_until = fields.Date()
+    uploaded_by = fields.UUID()
+    created_at = fields.DateTime()
+    updated_at = fields.DateTime()
+
+
+class DocumentDetailSchema(DocumentSchema):
+    versions = fields.Method("_stored_versions")
+    history = fields.List(fields.Nested(StatusChangeSchema))
+
+    def _stored_versions(self, doc: Any) -> list[dict[str, Any]]:
+        return [VersionSchema().dump(v) for v in doc.versions if v.state == "stored"]
+
+
+class UploadResultSchema(Schema):
+    """The answer to an upload: at once, with the document, its new version and the duplicate flag."""
+
+    document = fields.Nested(DocumentSchema)
+    version = fields.Nested(VersionSchema)
+    duplicate = fields.Boolean(metadata={"description": "the same bytes are already stored in this tenant"})
+    duplicate_of = fields.List(fields.UUID())
+
+
+class DocumentListArgs(PageArgs):
+    kind = fields.String(validate=validate.OneOf(DOCUMENT_KINDS))
+    status = fields.String(validate=validate.OneOf(REVIEW_STATUSES))
+    tenant_id = fields.UUID()
+    school_id = fields.UUID()
+    student_id = fields.UUID()
+    plan_id = fields.UUID()
+    month = Month(metadata=_MONTH)
+
+
+DocumentPage = page_schema(DocumentSchema, "DocumentPage")
+
+
+class DownloadArgs(Strict):
+    version = fields.Integer(validate=validate.Range(min=1), metadata={"description": "default: the current"})
+
+
+class DownloadLinkSchema(Schema):
+    url = fields.String(metadata={"description": "presigned GET on the public storage endpoint"})
+    expires_at = fields.DateTime()
+    version = fields.Integer()
+    filename = fields.String()
+    media_type = fields.String()
+
+
+class DownloadRecordSchema(Schema):
+    version = fields.Integer()
+    user_id = fields.UUID()
+    at = fields.DateTime()
+    expires_at = fields.DateTime()
+
+
+class DeleteArgs(Strict):
+    reason = fields.String(required=True, validate=validate.Length(min=3, max=500))
+
+
+class AuditSchema(Schema):
+    id = fields.Integer()
+    at = fields.DateTime()
+    actor_id = fields.UUID()
+    action = fields.String()
+    document_id = fields.UUID()
+    details = fields.Dict()
+
+
+class PackageArgs(Strict):
+    tenant_id = fields.UUID(metadata={"description": "needed only when you read several tenants"})
+    school_id = fields.UUID()
+
+
+class MissingSchema(Schema):
+    code = fields.String()
+    detail = fields.String()
+    detail_lv = fields.String()
+    document_id = fields.UUID()
+    student_id = fields.UUID()
+    plan_id = fields.UUID()
+    category = fields.String()
+
+
+class PackageSchema(Schema):
+    tenant_id = fields.UUID()
+    school_id = fields.UUID(allow_none=True)
+    month = fields.String()
+    documents = fields.List(fields.Nested(DocumentSchema))
+    counts = fields.Dict(keys=fields.String(), values=fields.Integer())
+    claimed_total = fields.Decimal(places=2, as_string=True)
+    accepted_total = fields.Decimal(places=2, as_string=True)
+    missing = fields.List(fields.Nested(MissingSchema))
+    complete = fields.Boolean()

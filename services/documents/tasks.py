@@ -1,0 +1,27 @@
+"""Documents' Celery handlers: thin wrappers around domain functions."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import structlog
+from sqlalchemy.orm import Session
+
+from . import review, sweep
+from .errors import StorageUnavailable
+from .runtime import DocumentsRuntime
+
+log = structlog.get_logger(__name__)
+
+
+def register(runtime: DocumentsRuntime) -> None:
+    @runtime.consumers.handler("documents.set_review_status")
+    def set_review_status(session: Session, payload: dict[str, Any], meta: dict[str, Any]) -> None:
+        review.apply_verdict(session, payload, meta["message_id"])
+
+    @runtime.consumers.handler("documents.sweep_uploads")
+    def sweep_uploads(session: Session, payload: dict[str, Any], meta: dict[str, Any]) -> None:
+        try:
+            sweep.sweep_uploads(session, runtime.storage, runtime.outbox, runtime.settings)
+        except StorageUnavailable:  # the next scheduled sweep tries again; no dead letter for an outage
+            log.warning("sweep_skipped_storage_unavailable")

@@ -1,0 +1,329 @@
+"""An upload from bytes to a stored, announced version: refuse early, record the intent, stream the
+bytes, then record them and send finance its message in the same commit.
+
+The order keeps storage and database together: the intent row (state `uploading`) is committed before
+the bytes go out, removed again when storage fails, and a crash in between leaves only an intent row
+that the sweep completes (its object is there and checks out) or removes (it is not).
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from decimal import Decimal
+from typing import IO, Any
+
+import structlog
+from sqlalchemy import delete, select
+from sqlalchemy.orm import Session
+
+from services.common.auth import Principal
+from services.common.db import Database, utcnow
+from services.common.messaging import Outbox
+
+from . import access, filecheck
+from .kinds import KINDS, REGISTER_ATTESTATION
+from .models import ACTIVE, RECEIVED, STORED, UPLOADING, Document, DocumentVersion, StatusChange
+from .retention import today
+from .settings import DocumentsSettings
+from .storage import Storage
+
+log = structlog.get_logger(__name__)
+
+METADATA = ("student_id", "plan_id", "category", "month", "amount", "issued_on", "valid_from", "valid_to", "categories")
+MAX_AMOUNT = Decimal("1000000.00")
+
+
+@dataclass(frozen=True)
+class Pending:
+    """An upload whose intent is recorded and whose bytes are on their way."""
+
+    document_id: uuid.UUID
+    version_id: uuid.UUID
+    number: int
+    key: str
+    new_document: bool
+    retain_until: date
+
+
+def object_key(tenant_id: uuid.UUID, created_at: datetime, document_id: uuid.UUID, number: int) -> str:
+    """Where a version's bytes live: tenant, year, month, document, version; nothing personal."""
+    return f"{tenant_id}/{created_at:%Y}/{created_at:%m}/{document_id}/v{number}"
+
+
+def check_metadata(kind: str, values: dict[str, Any]) -> dict[str, Any]:
+    """The metadata a kind needs, complete and sane; raise 422 naming each bad field."""
+    spec = KINDS[kind]
+    errors: dict[str, str] = {}
+    for name in spec.required:
+        if values.get(name) in (None, "", []):
+            errors[name] = "Required for this kind of document. / Šim dokumenta veidam obligāts."
+    amount = values.get("amount")
+    if amount is not None and (amount <= 0 or amount > MAX_AMOUNT or amount.as_tuple().exponent < -2):
+        errors["amount"] = "A positive amount in euros with at most two decimals. / Summa eiro, līdz 2 zīmēm."
+    start, end = values.get("valid_from"), values.get("valid_to")
+    if start and end and start > end:
+        errors["valid_to"] = "Must not be before valid_from. / Nevar būt pirms valid_from."
+    if errors:
+        raise access.invalid(**errors)
+    if amount is not None:
+        values["amount"] = amount.quantize(Decimal("0.01"))
+    return values
+
+
+def store_upload(
+    db: Database,
+    storage: Storage,
+    outbox: Outbox,
+    settings: DocumentsSettings,
+    *,
+    principal: Principal,
+    stream: IO[bytes],
+    filename: str | None,
+    kind: str | None = None,
+    tenant_id: uuid.UUID | None = None,
+    school_id: uuid.UUID | None = None,
+    document_id: uuid.UUID | None = None,
+    metadata: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """Refuse, record the intent, stream the bytes, record them: a new document, or a new version of one."""
+    changes = {k: v for k, v in (metadata or {}).items() if k in METADATA and v is not None}
+    if document_id is not None:
+        with db.session() as session:
+            doc = access.visible_document(session, principal, document_id)
+            access.check_can_add_version(principal, doc)
+            kind, tenant_id, school_id = doc.kind, doc.tenant_id, doc.school_id
+            check_metadata(kind, {**{k: getattr(doc, k) for k in METADATA}, **changes})
+    else:
+        assert kind is not None
+        tenant_id, school_id = access.upload_target(principal, kind, tenant_id, school_id)
+        changes = check_metadata(kind, changes)
+    inspected = filecheck.inspect_file(
+        stream, filename=filename or "", allowed=KINDS[kind].media_types, max_bytes=settings.max_upload_bytes
+    )
+    name = filecheck.safe_filename(filename, inspected.media_type)
+    with db.session() as session:
+        pending = begin(
+            session,
+            settings,
+            principal=principal,
+            kind=kind,
+            tenant_id=tenant_id,
+            school_id=school_id,
+            document_id=document_id,
+            metadata=changes,
+            filename=name,
+            inspected=inspected,
+        )
+    try:
+        s3_version = storage.put(
+            pending.key,
+            stream,
+            inspected.size,
+            inspected.media_type,
+            {"sha256": inspected.sha256, "document-id": str(pending.document_id), "version": str(pending.number)},
+            retain_until=pending.retain_until,
+        )
+    except BaseException:
+        _abandon_quietly(db, pending)
+        raise
+    with db.session() as session:
+        return finish(session, outbox, pending, s3_version, source="upload")
+
+
+def begin(
+    session: Session,
+    settings: DocumentsSettings,
+    *,
+    principal: Principal,
+    kind: str,
+    tenant_id: uuid.UUID,
+    school_id: uuid.UUID | None,
+    document_id: uuid.UUID | None,
+    metadata: dict[str, Any],
+    filename: str,
+    inspected: filecheck.Inspected,
+) -> Pending:
+    """Record the intent: the document (new, hidden until stored) or a locked one, and a version row."""
+    now = utcnow()
+    uploader = uuid.UUID(principal.user_id)
+    if document_id is None:
+        doc = Document(
+            id=uuid.uuid4(),
+            tenant_id=tenant_id,
+            school_id=school_id,
+            kind=kind,
+            state=UPLOADING,
+            status=RECEIVED,
+            region=principal.region if principal.tenant_id == str(tenant_id) else None,
+            uploaded_by=uploader,
+            created_at=now,
+            version_seq=0,
+            current_version=0,
+            retain_until=today(now) + timedelta(days=settings.retention_for(kind)),
+            categories=[],
+        )
+        session.add(doc)
+    else:
+        doc = session.execute(select(Document).where(Document.id == document_id).with_for_update()).scalar_one()
+    if document_id is None:
+        apply_changes(doc, metadata)
+    doc.version_seq += 1  # never reused, so a key is written once
+    number = doc.version_seq
+    version = DocumentVersion(
+        id=uuid.uuid4(),
+        document_id=doc.id,
+        tenant_id=doc.tenant_id,
+        number=number,
+        state=UPLOADING,
+        object_key=object_key(doc.tenant_id, doc.created_at, doc.id, number),
+        filename=filename,
+        media_type=inspected.media_type,
+        size=inspected.size,
+        sha256=inspected.sha256,
+        duplicate_of=[],
+        changes=encode_changes(metadata),
+        uploaded_by=uploader,
+        created_at=now,
+    )
+    session.add(version)
+    session.flush()
+    return Pending(doc.id, version.id, number, version.object_key, document_id is None, doc.retain_until)
+
+
+def finish(
+    session: Session, outbox: Outbox, pending: Pending, s3_version: str | None, *, source: str
+) -> dict[str, Any]:
+    """Record the stored bytes, flag duplicates, reset the status and send finance its message."""
+    version = session.execute(
+        select(DocumentVersion).where(DocumentVersion.id == pending.version_id).with_for_update()
+    ).scalar_one_or_none()
+    if version is None or version.state != UPLOADING:
+        raise RuntimeError("the upload's intent record is gone")  # the sweep got there first
+    doc = session.execute(select(Document).where(Document.id == version.document_id).with_for_update()).scalar_one()
+    earlier = session.execute(
+        select(DocumentVersion.document_id, DocumentVersion.stored_at)
+        .where(
+            DocumentVersion.tenant_id == doc.tenant_id,
+            DocumentVersion.sha256 == version.sha256,
+            DocumentVersion.state == STORED,
+            DocumentVersion.id != version.id,
+        )
+        .order_by(DocumentVersion.stored_at)
+        .limit(50)
+    ).all()
+    version.duplicate_of = list(dict.fromkeys(str(row.document_id) for row in earlier))[:20]
+    version.state = STORED
+    version.stored_at = utcnow()
+    version.s3_version_id = s3_version
+    apply_changes(doc, decode_changes(version.changes or {}))
+    previous = doc.status if doc.current_version else None
+    doc.current_version = version.number
+    doc.state = ACTIVE
+    doc.status = RECEIVED
+    session.add(
+        StatusChange(
+            document_id=doc.id,
+            tenant_id=doc.tenant_id,
+            version=version.number,
+            from_status=previous,
+            to_status=RECEIVED,
+            source=source,
+            reasons=[],
+            actor_id=version.uploaded_by,
+            applied=True,
+        )
+    )
+    message = KINDS[doc.kind].message
+    if message is not None:
+        outbox.publish(session, message, finance_payload(doc, version))
+    session.flush()
+    log.info(
+        "document_stored",
+        document_id=str(doc.id),
+        version=version.number,
+        kind=doc.kind,
+        duplicate=bool(version.duplicate_of),
+        source=source,
+    )
+    return {
+        "document": doc,
+        "version": version,
+        "duplicate": bool(version.duplicate_of),
+        "duplicate_of": version.duplicate_of,
+    }
+
+
+def encode_changes(changes: dict[str, Any]) -> dict[str, Any]:
+    return {k: v if isinstance(v, list) else str(v) for k, v in changes.items()}
+
+
+_UUIDS = ("student_id", "plan_id")
+_DATES = ("month", "issued_on", "valid_from", "valid_to")
+
+
+def decode_changes(raw: dict[str, Any]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in raw.items():
+        if key in _UUIDS:
+            out[key] = uuid.UUID(value)
+        elif key in _DATES:
+            out[key] = date.fromisoformat(value)
+        elif key == "amount":
+            out[key] = Decimal(value)
+        elif key in METADATA:
+            out[key] = value
+    return out
+
+
+def apply_changes(doc: Document, changes: dict[str, Any]) -> None:
+    for key, value in changes.items():
+        if key in METADATA:
+            setattr(doc, key, value)
+
+
+def finance_payload(doc: Document, version: DocumentVersion) -> dict[str, Any]:
+    """The facts finance checks, per the contract; ids and the checksum, never a name or the bytes."""
+    body: dict[str, Any] = {
+        "document_id": str(doc.id),
+        "version": version.number,
+        "tenant_id": str(doc.tenant_id),
+        "school_id": str(doc.school_id) if doc.school_id else None,
+        "student_id": str(doc.student_id),
+        "sha256": version.sha256,
+        "size": version.size,
+        "media_type": version.media_type,
+        "duplicate_in_tenant": bool(version.duplicate_of),
+        "duplicate_of": version.duplicate_of,
+        "uploaded_by": str(version.uploaded_by),
+        "uploaded_at": version.stored_at or version.created_at,
+    }
+    if KINDS[doc.kind].message == REGISTER_ATTESTATION:
+        body.update(
+            plan_id=str(doc.plan_id) if doc.plan_id else None,
+            issued_on=doc.issued_on,
+            valid_from=doc.valid_from,
+            valid_to=doc.valid_to,
+            categories=list(doc.categories or []),
+        )
+    else:
+        body.update(kind=doc.kind, plan_id=str(doc.plan_id), category=doc.category, month=doc.month, amount=doc.amount)
+    return body
+
+
+def abandon(session: Session, pending: Pending) -> None:
+    """Take back an intent whose bytes never arrived: the version row, and a document that has no other."""
+    session.execute(
+        delete(DocumentVersion).where(DocumentVersion.id == pending.version_id, DocumentVersion.state == UPLOADING)
+    )
+    if pending.new_document:
+        session.execute(delete(Document).where(Document.id == pending.document_id, Document.state == UPLOADING))
+
+
+def _abandon_quietly(db: Database, pending: Pending) -> None:
+    try:
+        with db.session() as session:
+            abandon(session, pending)
+    except Exception:  # the database is away too: the sweep removes the intent later
+        log.warning("upload_abandon_deferred", document_id=str(pending.document_id), exc_info=True)

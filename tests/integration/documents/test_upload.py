@@ -1,0 +1,216 @@
+"""Uploads on the real S3 server and PostgreSQL: what is stored, what is refused, what finance is sent."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import uuid
+
+import pytest
+
+from services.documents.kinds import JPEG, PDF, PNG, XLSX
+from tests.integration.documents.conftest import (
+    bucket_keys,
+    count_documents,
+    expense_form,
+    make_documents_app,
+    outbox_rows,
+    queued,
+    upload,
+)
+from tests.unit.documents import samples
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.mark.parametrize(
+    ("make", "name", "kind", "media_type"),
+    [
+        (samples.pdf, "kvīts oktobris.pdf", "expense_receipt", PDF),
+        (samples.jpeg, "biļete.jpg", "transport_ticket", JPEG),
+        (samples.png, "rēķins.png", "invoice", PNG),
+        (samples.xlsx, "tabele.xlsx", "timesheet", XLSX),
+    ],
+)
+def test_an_accepted_file_is_stored_under_a_key_without_personal_data_and_answers_received(
+    documents, docs_runtime, school_world, make, name, kind, media_type
+):
+    data = make()
+    resp = upload(documents, school_world["coordinator"], data, name, **expense_form(kind=kind))
+    assert resp.status_code == 201, resp.json
+    doc, version = resp.json["document"], resp.json["version"]
+    assert doc["status"] == "received" and doc["current_version"] == 1 and doc["kind"] == kind
+    assert doc["school_id"] == school_world["school"] and doc["amount"] == "12.30" and doc["month"] == "2026-10"
+    assert version == {
+        **version,
+        "number": 1,
+        "media_type": media_type,
+        "size": len(data),
+        "filename": name,
+        "sha256": hashlib.sha256(data).hexdigest(),
+        "duplicate": False,
+    }
+    assert resp.json["duplicate"] is False
+    keys = bucket_keys(docs_runtime, school_world["tenant"]["id"])
+    assert len(keys) == 1
+    assert re.fullmatch(rf"{school_world['tenant']['id']}/\d{{4}}/\d{{2}}/{doc['id']}/v1", keys[0])
+    stored = docs_runtime.storage.client.get_object(docs_runtime.storage.bucket, keys[0])
+    try:
+        assert stored.read() == data and stored.headers["Content-Type"] == media_type
+    finally:
+        stored.close()
+        stored.release_conn()
+
+
+REFUSED = [
+    (lambda: samples.pdf_with_javascript(), "forma.pdf", "active_content"),
+    (lambda: samples.pdf_with_open_action("launch"), "palaid.pdf", "active_content"),
+    (lambda: samples.encrypted_pdf(), "slepens.pdf", "encrypted_pdf"),
+    (lambda: samples.png(), "kvits.pdf", "type_mismatch"),
+    (lambda: samples.zip_bomb(), "kvits.zip", "compression_bomb"),
+    (lambda: samples.plain_zip(), "kvits.zip", "archive_not_allowed"),
+    (lambda: b"", "tukss.pdf", "empty_file"),
+    (lambda: b"%PDF-1.7\nnot really a pdf", "salauzts.pdf", "unreadable_file"),
+    (lambda: samples.xlsx(), "tabele.xlsx", "type_not_allowed"),  # a receipt is a scan, not a workbook
+]
+
+
+@pytest.mark.parametrize(("make", "name", "code"), REFUSED)
+def test_a_refused_file_is_a_422_with_a_code_and_nothing_is_stored_or_sent(
+    documents, docs_runtime, documents_settings, school_world, make, name, code
+):
+    resp = upload(documents, school_world["coordinator"], make(), name, **expense_form())
+    assert resp.status_code == 422 and resp.mimetype == "application/problem+json"
+    assert resp.json["code"] == code and resp.json["detail_lv"] and resp.json["title_lv"] == "Datne noraidīta"
+    assert count_documents(docs_runtime) == 0 and outbox_rows(docs_runtime) == []
+    assert bucket_keys(docs_runtime, school_world["tenant"]["id"]) == []
+    assert queued(documents_settings.broker_url, "finance", "finance.check_expense_document") == []
+
+
+def test_one_byte_over_a_small_limit_is_refused_and_the_limit_itself_is_accepted(
+    documents, documents_settings, identity_app, school_world
+):
+    data = samples.pdf()
+    small = make_documents_app(documents_settings.replace(max_upload_bytes=len(data)), identity_app).test_client()
+    assert upload(small, school_world["coordinator"], data, **expense_form()).status_code == 201
+    over = upload(small, school_world["coordinator"], data + b"\n", **expense_form())
+    assert over.status_code == 422 and over.json["code"] == "file_too_large"
+    assert over.json["max_bytes"] == len(data)
+    # a body far over the limit is cut off while it is read, with the same answer
+    huge = upload(small, school_world["coordinator"], data + bytes(2 * 1024 * 1024), **expense_form())
+    assert huge.status_code == 422 and huge.json["code"] == "file_too_large"
+
+
+def test_metadata_a_kind_needs_is_checked_before_anything_is_stored(documents, docs_runtime, school_world):
+    resp = upload(documents, school_world["coordinator"], samples.pdf(), **expense_form(amount=None, plan_id=None))
+    assert resp.status_code == 422 and resp.json["code"] == "invalid_input"
+    assert set(resp.json["errors"]) == {"amount", "plan_id"}
+    resp = upload(documents, school_world["coordinator"], samples.pdf(), **expense_form(amount="12.345"))
+    assert resp.status_code == 422 and set(resp.json["errors"]) == {"amount"}
+    resp = upload(documents, school_world["coordinator"], samples.pdf(), **expense_form(month="October"))
+    assert resp.status_code == 422 and set(resp.json["errors"]) == {"month"}
+    resp = upload(documents, school_world["coordinator"], samples.pdf(), **expense_form(kind="recipe"))
+    assert resp.status_code == 422 and set(resp.json["errors"]) == {"kind"}
+    assert count_documents(docs_runtime) == 0
+
+
+def test_who_uploads_what(documents, school_world):
+    teacher = upload(documents, school_world["teacher"], samples.pdf(), **expense_form())
+    assert teacher.status_code == 403 and teacher.json["code"] == "upload_not_allowed"
+    elsewhere = upload(
+        documents, school_world["coordinator"], samples.pdf(), **expense_form(school_id=school_world["other_school"])
+    )
+    assert elsewhere.status_code == 403
+    unnamed = upload(documents, school_world["accountant"], samples.pdf(), **expense_form())
+    assert unnamed.status_code == 422 and "school_id" in unnamed.json["errors"]
+    named = upload(
+        documents, school_world["accountant"], samples.pdf(), **expense_form(school_id=school_world["other_school"])
+    )
+    assert named.status_code == 201 and named.json["document"]["school_id"] == school_world["other_school"]
+    anonymous = documents.post("/documents", data={"kind": "invoice"}, content_type="multipart/form-data")
+    assert anonymous.status_code == 401
+
+
+def test_the_check_message_is_sent_once_after_commit_with_the_facts_and_no_file_name(
+    documents, docs_runtime, documents_settings, school_world
+):
+    form = expense_form(kind="transport_ticket", category="public_transport", amount="18.4")
+    resp = upload(documents, school_world["coordinator"], samples.pdf(marker="bilete"), "Anna biļete.pdf", **form)
+    assert resp.status_code == 201
+    doc_id = resp.json["document"]["id"]
+    [row] = outbox_rows(docs_runtime, "finance.check_expense_document")
+    assert row.sent_at is not None and row.payload["document_id"] == doc_id
+    [message] = queued(documents_settings.broker_url, "finance", "finance.check_expense_document")
+    assert message["message_id"] == str(row.id)
+    body = message["payload"]
+    assert body == {
+        **body,
+        "document_id": doc_id,
+        "version": 1,
+        "kind": "transport_ticket",
+        "amount": "18.40",
+        "category": "public_transport",
+        "month": "2026-10-01",
+        "student_id": form["student_id"],
+        "plan_id": form["plan_id"],
+        "tenant_id": school_world["tenant"]["id"],
+        "school_id": school_world["school"],
+        "duplicate_in_tenant": False,
+        "duplicate_of": [],
+    }
+    assert "Anna" not in str(message) and "filename" not in body
+
+
+def test_an_attestation_registers_with_finance_and_an_application_sends_nothing(
+    documents, docs_runtime, documents_settings, school_world
+):
+    student = str(uuid.uuid4())
+    att = upload(
+        documents,
+        school_world["accountant"],
+        samples.pdf(marker="izzina"),
+        "izzina.pdf",
+        kind="attestation",
+        school_id=school_world["school"],
+        student_id=student,
+        issued_on="2026-08-20",
+        valid_from="2026-09-01",
+        valid_to="2026-12-31",
+        categories=["meals", "public_transport"],
+    )
+    assert att.status_code == 201, att.json
+    [message] = queued(documents_settings.broker_url, "finance", "finance.register_attestation")
+    assert message["payload"]["categories"] == ["meals", "public_transport"]
+    assert message["payload"]["valid_to"] == "2026-12-31" and message["payload"]["student_id"] == student
+    app = upload(
+        documents,
+        school_world["coordinator"],
+        samples.pdf(marker="iesniegums"),
+        "iesniegums.pdf",
+        kind="application",
+        student_id=student,
+    )
+    assert app.status_code == 201 and app.json["document"]["status"] == "received"
+    assert len(outbox_rows(docs_runtime)) == 1
+
+
+def test_the_same_bytes_again_in_a_tenant_are_stored_again_and_flagged_to_the_uploader_and_finance(
+    documents, documents_settings, school_world, world
+):
+    data = samples.pdf(marker="tas pats")
+    first = upload(documents, school_world["coordinator"], data, **expense_form())
+    again = upload(documents, school_world["coordinator"], data, **expense_form())
+    assert first.status_code == again.status_code == 201
+    assert again.json["document"]["id"] != first.json["document"]["id"]
+    assert again.json["duplicate"] is True and again.json["duplicate_of"] == [first.json["document"]["id"]]
+    payloads = {
+        m["payload"]["document_id"]: m["payload"]
+        for m in queued(documents_settings.broker_url, "finance", "finance.check_expense_document")
+    }
+    assert payloads[first.json["document"]["id"]]["duplicate_in_tenant"] is False
+    flagged = payloads[again.json["document"]["id"]]
+    assert flagged["duplicate_in_tenant"] is True and flagged["duplicate_of"] == [first.json["document"]["id"]]
+    # another tenant's identical bytes are not this tenant's duplicate (finance looks across tenants)
+    other = school_world["stranger"]
+    elsewhere = upload(documents, other, data, **expense_form())
+    assert elsewhere.status_code == 201 and elsewhere.json["duplicate"] is False
