@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+import time
+from datetime import datetime
+from typing import Any
+
+import jwt
 from flask import Flask
 from sqlalchemy import select
 
 from services.common.auth import TokenVerifier, install_authentication
+from services.common.db import utcnow
 from services.common.deadletters import dead_letter_blueprint
 from services.common.errors import Unauthenticated
 from services.common.revocation import RevocationList
@@ -19,25 +25,31 @@ from .settings import IdentitySettings
 
 
 class LocalKeys:
-    """Identity verifies its own tokens from its database, not over HTTP from itself."""
+    """Identity verifies its own tokens from its database, not over HTTP from itself.
+
+    Keys are cached for a short while: a key never changes, only its expiry is set at a rotation.
+    """
+
+    CACHE_SECONDS = 30.0
 
     def __init__(self, runtime: ServiceRuntime) -> None:
         self.runtime = runtime
+        self._cache: dict[str, tuple[float, Any, datetime | None]] = {}
 
-    def __call__(self, kid: str) -> object:
-        import jwt
-
-        with self.runtime.db.session() as session:
-            key = session.execute(select(SigningKey).where(SigningKey.kid == kid)).scalars().first()
-        if key is None or (key.expires_at is not None and key.expires_at <= _now()):
-            raise Unauthenticated("The token was signed by an unknown key.", code="invalid_token")
-        return jwt.PyJWK(key.public_jwk, algorithm="RS256").key
-
-
-def _now():  # type: ignore[no-untyped-def]
-    from services.common.db import utcnow
-
-    return utcnow()
+    def __call__(self, kid: str) -> Any:
+        now = time.monotonic()
+        hit = self._cache.get(kid)
+        if hit is None or now - hit[0] > self.CACHE_SECONDS:
+            with self.runtime.db.session() as session:
+                row = session.execute(select(SigningKey).where(SigningKey.kid == kid)).scalars().first()
+            if row is None:
+                raise Unauthenticated("The token was signed by an unknown key.", code="invalid_token")
+            hit = (now, jwt.PyJWK(row.public_jwk, algorithm="RS256").key, row.expires_at)
+            self._cache[kid] = hit
+        _, key, expires_at = hit
+        if expires_at is not None and expires_at <= utcnow():
+            raise Unauthenticated("The token was signed by a retired key.", code="invalid_token")
+        return key
 
 
 def create_app(settings: IdentitySettings | None = None) -> Flask:
