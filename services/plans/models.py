@@ -111,6 +111,8 @@ class Student(Base):
     birth_date: Mapped[date] = mapped_column(Date)
     grade: Mapped[int | None] = mapped_column(Integer)  # general education class 1-12
     course: Mapped[int | None] = mapped_column(Integer)  # vocational course 1-4
+    # general | vocational | further_training (professional development, further training: not eligible)
+    programme: Mapped[str] = mapped_column(String(20), default="general", server_default="general")
     declared_municipality: Mapped[str] = mapped_column(String(100))
     actual_municipality: Mapped[str] = mapped_column(String(100))
     active: Mapped[bool] = mapped_column(Boolean, default=True)
