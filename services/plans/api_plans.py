@@ -12,7 +12,6 @@ from services.common.auth import current_principal
 from services.common.pagination import paginate
 
 from . import planning
-from .eligibility import eligible_on
 from .plans_schemas import (
     ActionSchema,
     MeasureCreateSchema,
@@ -25,6 +24,7 @@ from .plans_schemas import (
     RiskCreateSchema,
     RiskSchema,
 )
+from .student_rules import eligible_on
 from .web import BEARER, rt, settings
 
 blp = Blueprint(

@@ -44,6 +44,8 @@ def check_personal_code(raw: str) -> CodeCheck:
         return CodeCheck(compact, None, None)
     if compact[0] > "3":
         raise InvalidCode("personal_code_format", "This is not a personal code (it looks like a company code).")
+    if compact[6] not in "012":  # the century digit: 0 = 1800s, 1 = 1900s, 2 = 2000s
+        raise InvalidCode("personal_code_format", "The personal code's century digit is not valid.")
     try:
         pvn.validate(compact)
         born = pvn.get_birth_date(compact)
