@@ -85,7 +85,12 @@ def reachable(action: str) -> Iterator[None]:
             raise StorageUnavailable(exc.code or "") from exc
         raise
     except (urllib3.exceptions.HTTPError, OSError, ServerError, InvalidResponseError) as exc:
-        log.warning("storage_unavailable", action=action, error_type=type(exc).__name__)
+        log.warning(
+            "storage_unavailable",
+            action=action,
+            error_type=type(exc).__name__,
+            reason=str(getattr(exc, "reason", "") or exc)[:300],
+        )
         raise StorageUnavailable(type(exc).__name__) from exc
 
 
