@@ -7,7 +7,7 @@ Each service's messages are declared in the module named for the service that se
 
 from marshmallow import ValidationError
 
-from . import documents, finance, identity, plans, platform, timeline  # noqa: F401  (each registers its messages)
+from . import documents, finance, identity, notifications, plans, platform, timeline  # noqa: F401  (each registers its messages)
 from .base import CONTRACT, Contract, Empty, Payload, TaskContract
 from .platform import DeadLettered
 

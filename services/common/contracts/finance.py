@@ -79,3 +79,83 @@ CONTRACT.task(
     schema=PlanPaid,
     description="What finance has paid for a plan so far, preparation included.",
 )
+
+
+# ---- finance -> notifications -------------------------------------------------------------------
+
+NOTIFIED_VERDICTS = ("needs_fix", "rejected")
+
+
+class VerdictReason(Payload):
+    """One failed rule in a sentence a person can act on, in Latvian and English."""
+
+    rule_id = fields.String(required=True, validate=validate.Length(min=1, max=80))
+    text_lv = fields.String(required=True, validate=validate.Length(min=1, max=500))
+    text_en = fields.String(required=True, validate=validate.Length(min=1, max=500))
+
+
+class DocumentVerdict(Payload):
+    """A verdict someone must act on: the uploader and the school's coordinator are told why."""
+
+    document_id = fields.UUID(required=True)
+    version = fields.Integer(required=True, validate=validate.Range(min=1))
+    tenant_id = fields.UUID(required=True)
+    school_id = fields.UUID(load_default=None, allow_none=True)  # none: a tenant-wide document
+    plan_id = fields.UUID(load_default=None, allow_none=True)
+    uploaded_by = fields.UUID(required=True)
+    status = fields.String(required=True, validate=validate.OneOf(NOTIFIED_VERDICTS))
+    reasons = fields.List(fields.Nested(VerdictReason), required=True)
+    decided_at = fields.AwareDateTime(required=True)
+
+
+class StatementReady(Payload):
+    """A tenant's monthly reimbursement statement is built and stored with the documents."""
+
+    statement_id = fields.UUID(required=True)
+    tenant_id = fields.UUID(required=True)
+    month = fields.Date(required=True, metadata={"description": "first day of the month"})
+    document_id = fields.UUID(load_default=None, allow_none=True)
+    total = fields.Decimal(required=True, as_string=True, places=2)
+
+
+class SchoolCalendar(Payload):
+    """The school calendar and the monthly deadline, self-contained, for reminders."""
+
+    revision = fields.Integer(required=True, validate=validate.Range(min=1))
+    # the expense package of a month is due on this day of the following month
+    deadline_day = fields.Integer(required=True, validate=validate.Range(min=1, max=28))
+    semesters = fields.List(fields.Nested(SemesterPayload), required=True)
+
+
+class PackageReceived(Payload):
+    """Finance has an expense document of this school (or tenant) for the month: the package is not missing."""
+
+    tenant_id = fields.UUID(required=True)
+    school_id = fields.UUID(load_default=None, allow_none=True)
+    month = fields.Date(required=True, metadata={"description": "first day of the month"})
+
+
+CONTRACT.task(
+    "notifications.document_verdict",
+    version=1,
+    schema=DocumentVerdict,
+    description="Tell the uploader and the school coordinator that a document needs fixing or was rejected.",
+)
+CONTRACT.task(
+    "notifications.statement_ready",
+    version=1,
+    schema=StatementReady,
+    description="Tell the tenant's accountants that a reimbursement statement is ready.",
+)
+CONTRACT.task(
+    "notifications.sync_calendar",
+    version=1,
+    schema=SchoolCalendar,
+    description="Replace notifications' copy of the semesters and the monthly deadline day.",
+)
+CONTRACT.task(
+    "notifications.expense_package_received",
+    version=1,
+    schema=PackageReceived,
+    description="Mark a school's expense package of a month as received (no overdue notices for it).",
+)
