@@ -14,12 +14,13 @@ from sqlalchemy import select
 from webargs.flaskparser import FlaskParser
 from werkzeug.datastructures import CombinedMultiDict
 
-from services.common.auth import current_principal, require_auth
+from services.common.auth import current_principal, require_auth, require_roles
 from services.common.db import utcnow
 from services.common.errors import NotFound
 from services.common.pagination import paginate
 
 from . import access, packages, retention, uploads
+from .kinds import UPLOADERS
 from .models import AuditEvent, Document, DocumentVersion, Download, StatusChange
 from .runtime import DocumentsRuntime
 from .schemas import (
@@ -116,7 +117,7 @@ class Documents(MethodView):
         with rt().db.transaction() as session:
             return paginate(session, query, args["page"], args["page_size"])
 
-    @require_auth
+    @require_roles(*UPLOADERS)
     @documents_blp.arguments(UploadForm, location="multipart")
     @documents_blp.response(201, UploadResultSchema)
     @documents_blp.alt_response(422, description="Refused file or metadata; nothing stored")
@@ -159,9 +160,9 @@ class Versions(MethodView):
         """List a document's stored versions, oldest first; none is ever overwritten."""
         with rt().db.transaction() as session:
             doc = access.visible_document(session, current_principal(), document_id)
-            return [v for v in doc.versions if v.state == "stored"]
+            return doc.stored_versions
 
-    @require_auth
+    @require_roles(*UPLOADERS)
     @documents_blp.arguments(VersionForm, location="multipart")
     @documents_blp.response(201, UploadResultSchema)
     @documents_blp.alt_response(422, description="Refused file or metadata; nothing stored")

@@ -104,6 +104,9 @@ KINDS: dict[str, Kind] = {
 assert set(KINDS) == set(DOCUMENT_KINDS), "every kind of the contract has its rules"
 assert {k for k, v in KINDS.items() if v.message == CHECK_EXPENSE} == set(EXPENSE_KINDS)
 
+# every role that uploads some kind: checked before an upload's body is read
+UPLOADERS = frozenset().union(*(k.uploaders for k in KINDS.values()))
+
 # who may read documents (within their scope); a plain teacher grant reads none
 READERS = frozenset(
     {

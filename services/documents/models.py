@@ -85,6 +85,10 @@ class Document(Base):
     )
     history: Mapped[list[StatusChange]] = relationship(order_by="StatusChange.id", cascade="all, delete-orphan")
 
+    @property
+    def stored_versions(self) -> list[DocumentVersion]:
+        return [v for v in self.versions if v.state == STORED]
+
 
 class DocumentVersion(Base):
     """One upload of a document's bytes; a new upload is a new version, nothing is overwritten."""

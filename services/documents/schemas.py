@@ -120,11 +120,8 @@ class DocumentSchema(Schema):
 
 
 class DocumentDetailSchema(DocumentSchema):
-    versions = fields.Method("_stored_versions")
+    versions = fields.List(fields.Nested(VersionSchema), attribute="stored_versions")
     history = fields.List(fields.Nested(StatusChangeSchema))
-
-    def _stored_versions(self, doc: Any) -> list[dict[str, Any]]:
-        return [VersionSchema().dump(v) for v in doc.versions if v.state == "stored"]
 
 
 class UploadResultSchema(Schema):
