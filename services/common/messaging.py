@@ -292,6 +292,7 @@ class Consumers:
                 max_retries=self.max_retries,
                 acks_late=True,
                 reject_on_worker_lost=True,
+                shared=False,  # Celery's default would add it to every app in the process, other services' too
             )
             def task(self: Any, message: dict[str, Any]) -> str:
                 return consumers._run(self, spec, fn, message)
