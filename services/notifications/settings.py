@@ -1,0 +1,62 @@
+"""Notifications' own settings, on top of the common ones."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from services.common.settings import Settings, common_values, read_env
+
+
+@dataclass(frozen=True)
+class NotificationsSettings(Settings):
+    smtp_host: str = "127.0.0.1"
+    smtp_port: int = 25
+    smtp_starttls: bool = False
+    smtp_username: str = ""
+    smtp_password: str = ""
+    smtp_timeout: float = 10.0
+    mail_from: str = "PuMPuRS <no-reply@pumpurs.local>"
+    # where a person opens what a message refers to ("" gives relative links such as /plans/<id>)
+    link_base_url: str = ""
+    # a delivery (one e-mail, one webhook POST) is tried this many more times before it is dead-lettered
+    delivery_max_retries: int = 8
+    webhook_timeout: float = 5.0
+    # private, loopback or link-local networks webhooks may still reach (CIDRs); none by default
+    webhook_allowed_networks: tuple[str, ...] = ()
+    # the expense package deadline: reminders this many days before it
+    reminder_days_before: tuple[int, ...] = (5, 1)
+    # overdue items escalate one level (coordinator -> director -> municipality coordinator) this often
+    escalation_days: int = 3
+    # semester evaluations: a reminder this many days before the semester ends (and on its last day)
+    evaluation_days_before: int = 7
+    # a plan waiting longer than this in one approval level reminds its approvers
+    approval_wait_days: int = 5
+    # daily digests go out at this hour, Europe/Riga
+    digest_hour: int = 7
+
+
+def _ints(raw: list[str]) -> tuple[int, ...]:
+    return tuple(sorted({int(x) for x in raw if str(x).strip()}, reverse=True))
+
+
+def load_notifications_settings() -> NotificationsSettings:
+    env = read_env()
+    return NotificationsSettings(
+        **common_values("notifications", env),
+        smtp_host=env.str("SMTP_HOST", "127.0.0.1"),
+        smtp_port=env.int("SMTP_PORT", 25),
+        smtp_starttls=env.bool("SMTP_STARTTLS", False),
+        smtp_username=env.str("SMTP_USERNAME", ""),
+        smtp_password=env.str("SMTP_PASSWORD", ""),
+        smtp_timeout=env.float("SMTP_TIMEOUT", 10.0),
+        mail_from=env.str("NOTIFICATIONS_MAIL_FROM", "PuMPuRS <no-reply@pumpurs.local>"),
+        link_base_url=env.str("NOTIFICATIONS_LINK_BASE_URL", "").rstrip("/"),
+        delivery_max_retries=env.int("NOTIFICATIONS_DELIVERY_MAX_RETRIES", 8),
+        webhook_timeout=env.float("NOTIFICATIONS_WEBHOOK_TIMEOUT", 5.0),
+        webhook_allowed_networks=tuple(env.list("NOTIFICATIONS_WEBHOOK_ALLOWED_NETWORKS", [])),
+        reminder_days_before=_ints(env.list("NOTIFICATIONS_REMINDER_DAYS_BEFORE", ["5", "1"])),
+        escalation_days=env.int("NOTIFICATIONS_ESCALATION_DAYS", 3),
+        evaluation_days_before=env.int("NOTIFICATIONS_EVALUATION_DAYS_BEFORE", 7),
+        approval_wait_days=env.int("NOTIFICATIONS_APPROVAL_WAIT_DAYS", 5),
+        digest_hour=env.int("NOTIFICATIONS_DIGEST_HOUR", 7),
+    )

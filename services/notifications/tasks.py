@@ -1,0 +1,78 @@
+"""Notifications' Celery handlers: thin wrappers around the read models, triggers, deliveries and jobs."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any, cast
+from zoneinfo import ZoneInfo
+
+from sqlalchemy.orm import Session
+
+from services.common.db import utcnow
+from services.common.runtime import ServiceRuntime
+
+from . import delivery, digests, readmodels, reminder_jobs, triggers
+from .settings import NotificationsSettings
+
+RIGA = ZoneInfo("Europe/Riga")
+
+READ_MODELS = {
+    "notifications.sync_tenant": readmodels.sync_tenant,
+    "notifications.sync_user": readmodels.sync_user,
+    "notifications.sync_calendar": readmodels.sync_calendar,
+    "notifications.expense_package_received": readmodels.package_received,
+}
+TRIGGERS = (
+    "document_verdict",
+    "plan_awaiting_approval",
+    "plan_returned",
+    "plan_approved",
+    "order_registered",
+    "statement_ready",
+    "message_dead_lettered",
+)
+
+
+def today_in_riga(now: datetime | None = None) -> Any:
+    return (now or utcnow()).astimezone(RIGA).date()
+
+
+def register(runtime: ServiceRuntime) -> None:
+    settings = cast(NotificationsSettings, runtime.settings)
+
+    for name, update in READ_MODELS.items():
+
+        def sync(session: Session, payload: dict[str, Any], meta: dict[str, Any], update: Any = update) -> None:
+            update(session, payload)
+
+        runtime.consumers.handler(name)(sync)
+
+    for kind in TRIGGERS:
+
+        def trigger(session: Session, payload: dict[str, Any], meta: dict[str, Any], kind: str = kind) -> None:
+            triggers.on_message(
+                session, runtime.outbox, settings.link_base_url, kind, payload, meta["message_id"], runtime.tables
+            )
+
+        runtime.consumers.handler(f"notifications.{kind}")(trigger)
+
+    @runtime.consumers.handler("notifications.deliver_email")
+    def deliver_email(session: Session, payload: dict[str, Any], meta: dict[str, Any]) -> None:
+        delivery.deliver_email(session, runtime.db, settings, uuid.UUID(str(payload["delivery_id"])))
+
+    @runtime.consumers.handler("notifications.deliver_webhook")
+    def deliver_webhook(session: Session, payload: dict[str, Any], meta: dict[str, Any]) -> None:
+        delivery.deliver_webhook(session, runtime.db, settings, uuid.UUID(str(payload["delivery_id"])))
+
+    # a delivery has its own retry budget: SMTP or an endpoint may stay away longer than a database blip
+    deliver_email.max_retries = settings.delivery_max_retries
+    deliver_webhook.max_retries = settings.delivery_max_retries
+
+    @runtime.consumers.handler("notifications.send_reminders")
+    def send_reminders(session: Session, payload: dict[str, Any], meta: dict[str, Any]) -> None:
+        reminder_jobs.send_reminders(session, runtime.outbox, settings, today_in_riga())
+
+    @runtime.consumers.handler("notifications.send_digests")
+    def send_digests(session: Session, payload: dict[str, Any], meta: dict[str, Any]) -> None:
+        digests.send_digests(session, runtime.outbox, settings.link_base_url, settings.digest_hour, utcnow())
