@@ -1,0 +1,151 @@
+"""Who manages a tenant's webhooks, and their life: create (secret shown once), change, rotate, delete.
+
+The tenant's coordinators manage them: its municipality coordinators, or for a vocational school (its
+own tenant) its school coordinators; platform admins everywhere. Someone with other roles in the
+tenant is refused (403); someone with none there does not see it (404).
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from sqlalchemy import Select, select
+from sqlalchemy.orm import Session
+
+from services.common.auth import MUNICIPALITY_COORDINATOR, SCHOOL_COORDINATOR, Principal
+from services.common.errors import ApiError, Forbidden, NotFound
+
+from . import webhooks
+from .models import Delivery, Notification, TenantRM, Webhook
+
+
+def _invalid_url(problem: webhooks.UrlProblem) -> ApiError:
+    return ApiError(422, problem.code, problem.detail, detail_lv=problem.detail_lv, errors={"url": [problem.detail]})
+
+
+def can_manage(session: Session, principal: Principal, tenant_id: uuid.UUID) -> bool:
+    if principal.is_platform_admin:
+        return True
+    for g in principal.grants:
+        if g.tenant_id != str(tenant_id):
+            continue
+        if g.role == MUNICIPALITY_COORDINATOR:
+            return True
+        if g.role == SCHOOL_COORDINATOR:
+            tenant = session.get(TenantRM, tenant_id)
+            if tenant is not None and tenant.kind == "vocational_school":
+                return True
+    return False
+
+
+def ensure_manager(session: Session, principal: Principal, tenant_id: uuid.UUID) -> None:
+    if can_manage(session, principal, tenant_id):
+        return
+    if str(tenant_id) in principal.tenant_ids():
+        raise Forbidden("Only the tenant's coordinators manage its webhooks.")
+    raise NotFound("tenant")
+
+
+def _tenant_of(principal: Principal, tenant_id: uuid.UUID | None) -> uuid.UUID:
+    if tenant_id is not None:
+        return tenant_id
+    if principal.tenant_id:
+        return uuid.UUID(principal.tenant_id)
+    raise ApiError(
+        422,
+        "invalid_input",
+        "Say which tenant the webhook is for.",
+        detail_lv="Norādiet, kuras pašvaldības vai skolas tīmekļa āķis tas ir.",
+        errors={"tenant_id": ["Required for users of no tenant."]},
+    )
+
+
+def create(session: Session, principal: Principal, data: dict[str, Any], allowed_networks: tuple[str, ...]) -> Webhook:
+    tenant_id = _tenant_of(principal, data.get("tenant_id"))
+    ensure_manager(session, principal, tenant_id)
+    try:
+        url = webhooks.check_url(data["url"], allowed_networks)
+    except webhooks.UrlProblem as problem:
+        raise _invalid_url(problem) from problem
+    hook = Webhook(
+        id=uuid.uuid4(),
+        tenant_id=tenant_id,
+        url=url,
+        secret=webhooks.new_secret(),
+        kinds=sorted(set(data.get("kinds") or [])),
+        description=data.get("description", ""),
+        active=True,
+        created_by=uuid.UUID(principal.user_id),
+    )
+    session.add(hook)
+    session.flush()
+    return hook
+
+
+def get(session: Session, principal: Principal, webhook_id: uuid.UUID) -> Webhook:
+    hook = session.get(Webhook, webhook_id)
+    if hook is None:
+        raise NotFound("webhook")
+    ensure_manager(session, principal, hook.tenant_id)
+    return hook
+
+
+def change(
+    session: Session,
+    principal: Principal,
+    webhook_id: uuid.UUID,
+    data: dict[str, Any],
+    allowed_networks: tuple[str, ...],
+) -> Webhook:
+    hook = get(session, principal, webhook_id)
+    if "url" in data:
+        try:
+            hook.url = webhooks.check_url(data["url"], allowed_networks)
+        except webhooks.UrlProblem as problem:
+            raise _invalid_url(problem) from problem
+    if "kinds" in data:
+        hook.kinds = sorted(set(data["kinds"]))
+    for key in ("description", "active"):
+        if key in data:
+            setattr(hook, key, data[key])
+    session.flush()
+    return hook
+
+
+def rotate_secret(session: Session, principal: Principal, webhook_id: uuid.UUID) -> Webhook:
+    hook = get(session, principal, webhook_id)
+    hook.secret = webhooks.new_secret()
+    session.flush()
+    return hook
+
+
+def delete(session: Session, principal: Principal, webhook_id: uuid.UUID) -> None:
+    hook = get(session, principal, webhook_id)
+    session.delete(hook)  # its delivery rows stay, for the admins' log; pending ones are dropped
+
+
+def list_query(session: Session, principal: Principal, tenant_id: uuid.UUID | None) -> Select[Any]:
+    query = select(Webhook).order_by(Webhook.created_at.desc(), Webhook.id)
+    if tenant_id is not None:
+        ensure_manager(session, principal, tenant_id)
+        return query.where(Webhook.tenant_id == tenant_id)
+    if principal.is_platform_admin:
+        return query
+    managed = [uuid.UUID(t) for t in principal.tenant_ids() if can_manage(session, principal, uuid.UUID(t))]
+    return query.where(Webhook.tenant_id.in_(managed))
+
+
+def deliveries_query(session: Session, principal: Principal, webhook_id: uuid.UUID) -> Select[Any]:
+    """The webhook's delivery log, newest first."""
+    get(session, principal, webhook_id)
+    return deliveries_select().where(Delivery.webhook_id == webhook_id)
+
+
+def deliveries_select() -> Select[Any]:
+    cols = [c for c in Delivery.__table__.c]
+    return (
+        select(*cols, Notification.kind)
+        .join(Notification, Notification.id == Delivery.notification_id)
+        .order_by(Delivery.created_at.desc(), Delivery.id)
+    )
