@@ -50,6 +50,14 @@ class _DocumentFacts(Payload):
     uploaded_at = fields.AwareDateTime(required=True)
 
 
+class ClaimLine(Payload):
+    """One claim of a document that holds several (an invoice over months or categories)."""
+
+    category = fields.String(required=True, validate=validate.OneOf(EXPENSE_CATEGORIES))
+    month = fields.Date(required=True)
+    amount = fields.Decimal(required=True, places=2, as_string=True, validate=validate.Range(min=0))
+
+
 class CheckExpenseDocument(_DocumentFacts):
     """One expense document (a version of it) to check against the plan, caps, ledger and budget."""
 
@@ -58,12 +66,16 @@ class CheckExpenseDocument(_DocumentFacts):
     category = fields.String(required=True, validate=validate.OneOf(EXPENSE_CATEGORIES))
     month = fields.Date(required=True, metadata={"description": "first day of the month claimed"})
     amount = fields.Decimal(required=True, places=2, as_string=True, validate=validate.Range(min=0))
+    # optional: when given, finance makes one claim per line instead of one from the fields above
+    lines = fields.List(fields.Nested(ClaimLine), load_default=None, allow_none=True)
 
 
 class RegisterAttestation(_DocumentFacts):
     """A municipality's attestation that it does not fund these costs of the student for a period."""
 
     plan_id = fields.UUID(load_default=None, allow_none=True)
+    # the issuing municipality or its social service, when the uploader names it
+    issuer = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=200))
     issued_on = fields.Date(required=True)
     valid_from = fields.Date(required=True)
     valid_to = fields.Date(required=True)

@@ -2,10 +2,12 @@
 
 from marshmallow import fields, validate
 
-from .base import CONTRACT, Payload
+from .base import CONTRACT, Empty, Payload
 
 REVIEW_VERDICTS = ("checking", "accepted", "needs_fix", "rejected")
-RULE_OUTCOMES = ("passed", "failed", "warning", "not_applicable")
+# each rule's outcome (issue 5): pass, warn (accepted, but a person should look) or block; a rule that
+# does not concern the claim (an attestation for consultation hours) says not_applicable
+RULE_OUTCOMES = ("pass", "warn", "block", "not_applicable")
 
 
 class Reason(Payload):
@@ -159,3 +161,64 @@ CONTRACT.task(
     schema=PackageReceived,
     description="Mark a school's expense package of a month as received (no overdue notices for it).",
 )
+
+
+# ---- finance -> documents: statements are stored with the documents ------------------------------
+
+STATEMENT_FORMATS = ("csv", "xlsx", "pdf")
+
+
+class RegisterStatement(Payload):
+    """A statement file finance wrote under `staging/` of the documents bucket; documents copies it into its
+    own key layout, records a document of kind `statement` under `document_id` and removes the staged copy.
+    The bytes never travel in the message."""
+
+    document_id = fields.UUID(
+        required=True, metadata={"description": "chosen by finance; the same id twice is one document"}
+    )
+    statement_id = fields.UUID(required=True)
+    tenant_id = fields.UUID(required=True)
+    region = fields.String(load_default=None, allow_none=True)
+    month = fields.Date(required=True, metadata={"description": "first day of the month"})
+    format = fields.String(required=True, validate=validate.OneOf(STATEMENT_FORMATS))
+    object_key = fields.String(required=True, validate=validate.Regexp(r"^staging/[A-Za-z0-9/._-]{1,300}$"))
+    sha256 = fields.String(required=True, validate=validate.Regexp(r"^[0-9a-f]{64}$"))
+    size = fields.Integer(required=True, validate=validate.Range(min=1))
+    media_type = fields.String(required=True, validate=validate.Length(min=3, max=100))
+    filename = fields.String(required=True, validate=validate.Length(min=1, max=200))
+    requested_by = fields.UUID(load_default=None, allow_none=True)
+
+
+CONTRACT.task(
+    "documents.register_statement",
+    version=1,
+    schema=RegisterStatement,
+    description="Store a reimbursement statement file finance staged in the bucket as a `statement` document.",
+)
+
+
+# ---- finance -> finance: work too large for a request, and the daily round -----------------------
+
+
+class RecheckClaims(Payload):
+    """Re-run the checks of the claims a programme settings change affects, recording what changed and why."""
+
+    revision = fields.Integer(required=True, validate=validate.Range(min=1))
+    previous_revision = fields.Integer(load_default=None, allow_none=True)
+    after = fields.UUID(load_default=None, allow_none=True, metadata={"description": "continue after this claim"})
+
+
+CONTRACT.task(
+    "finance.recheck_claims",
+    version=1,
+    schema=RecheckClaims,
+    description="Re-check the claims whose months a new programme settings revision governs.",
+)
+CONTRACT.task(
+    "finance.run_daily",
+    version=1,
+    schema=Empty,
+    description="Publish settings that came into force, release reservations of ended semesters, and build "
+    "last month's statements on the statement day.",
+)
+CONTRACT.schedule("finance-run-daily", "finance.run_daily", 3600.0)

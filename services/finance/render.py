@@ -1,0 +1,198 @@
+"""A reimbursement statement as CSV, XLSX (openpyxl) and PDF (WeasyPrint).
+
+The CSV is a pure function of the statement's data: the same data gives the same bytes (no time of
+generation, rows in a fixed order, amounts with two places, "\\n" line ends).
+"""
+
+from __future__ import annotations
+
+import csv
+import html
+import io
+import logging
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from decimal import Decimal
+
+SECTIONS = ("claim", "consultation", "preparation")
+SECTION_LV = {"claim": "Kompensācija", "consultation": "Konsultācijas", "preparation": "Plāna sagatavošana"}
+COLUMNS = ("section", "school_id", "plan_code", "student_id", "category", "reference", "hours", "rate", "amount")
+
+
+@dataclass(frozen=True)
+class Line:
+    section: str  # claim | consultation | preparation
+    school_id: str
+    plan_code: str
+    student_id: str
+    category: str
+    reference: str  # the document of a claim, the provider type of consultations
+    hours: Decimal | None
+    rate: Decimal | None
+    amount: Decimal
+
+    def key(self) -> tuple[object, ...]:
+        return (
+            SECTIONS.index(self.section),
+            self.school_id,
+            self.plan_code,
+            self.category,
+            self.reference,
+            self.rate or Decimal(0),
+            self.amount,
+        )
+
+
+@dataclass
+class StatementData:
+    tenant_id: str
+    tenant_name: str
+    month: date
+    lines: list[Line] = field(default_factory=list)
+    example_values: bool = False
+
+    def __post_init__(self) -> None:
+        self.lines = sorted(self.lines, key=Line.key)
+
+    @property
+    def total(self) -> Decimal:
+        return sum((x.amount for x in self.lines), Decimal("0.00"))
+
+    def by_category(self) -> list[tuple[str, Decimal]]:
+        out: dict[str, Decimal] = {}
+        for x in self.lines:
+            out[x.category] = out.get(x.category, Decimal("0.00")) + x.amount
+        return sorted(out.items())
+
+    def by_student(self) -> list[tuple[str, str, Decimal]]:
+        out: dict[tuple[str, str], Decimal] = {}
+        for x in self.lines:
+            k = (x.student_id, x.plan_code)
+            out[k] = out.get(k, Decimal("0.00")) + x.amount
+        return [(s, p, a) for (s, p), a in sorted(out.items())]
+
+    def totals(self) -> dict[str, object]:
+        return {
+            "by_category": {c: str(a) for c, a in self.by_category()},
+            "by_student": [{"student_id": s, "plan_code": p, "amount": str(a)} for s, p, a in self.by_student()],
+            "lines": len(self.lines),
+            "example_values": self.example_values,
+        }
+
+
+def _n(d: Decimal | None) -> str:
+    return "" if d is None else f"{d:.2f}"
+
+
+def render_csv(data: StatementData) -> bytes:
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(COLUMNS)
+    for x in data.lines:
+        w.writerow(
+            (
+                x.section,
+                x.school_id,
+                x.plan_code,
+                x.student_id,
+                x.category,
+                x.reference,
+                _n(x.hours),
+                _n(x.rate),
+                _n(x.amount),
+            )
+        )
+    for category, amount in data.by_category():
+        w.writerow(("total_category", "", "", "", category, "", "", "", _n(amount)))
+    for student, plan, amount in data.by_student():
+        w.writerow(("total_student", "", plan, student, "", "", "", "", _n(amount)))
+    w.writerow(("total", "", "", "", "", "", "", "", _n(data.total)))
+    return buf.getvalue().encode("utf-8")
+
+
+def render_xlsx(data: StatementData) -> bytes:
+    from openpyxl import Workbook
+
+    wb = Workbook()
+    fixed = datetime(data.month.year, data.month.month, 1)  # workbook properties are naive
+    wb.properties.created = wb.properties.modified = fixed
+    wb.properties.creator = "PuMPuRS finance"
+    ws = wb.active
+    assert ws is not None
+    ws.title = "Rindas"
+    ws.append([f"Atmaksas pārskats / Reimbursement statement {data.month:%Y-%m}", data.tenant_name])
+    if data.example_values:
+        ws.append(["PARAUGA vērtības / EXAMPLE values: programmas iestatījumi nav oficiāli"])
+    ws.append(list(COLUMNS))
+    for x in data.lines:
+        ws.append(
+            [x.section, x.school_id, x.plan_code, x.student_id, x.category, x.reference, x.hours, x.rate, x.amount]
+        )
+    ws.append(["total", "", "", "", "", "", "", "", data.total])
+    cats = wb.create_sheet("Kategorijas")
+    cats.append(["category", "amount"])
+    for category, amount in data.by_category():
+        cats.append([category, amount])
+    studs = wb.create_sheet("Izglītojamie")
+    studs.append(["student_id", "plan_code", "amount"])
+    for student, plan, amount in data.by_student():
+        studs.append([student, plan, amount])
+    for sheet in wb.worksheets:
+        for row in sheet.iter_rows():
+            for cell in row:
+                if isinstance(cell.value, Decimal):
+                    cell.number_format = "0.00"
+    out = io.BytesIO()
+    wb.save(out)
+    return out.getvalue()
+
+
+def render_pdf(data: StatementData) -> bytes:
+    from weasyprint import HTML
+
+    for name in ("fontTools", "weasyprint", "weasyprint.progress"):  # font subsetting logs every glyph at INFO
+        logging.getLogger(name).setLevel(logging.WARNING)
+
+    def row(cells: list[str], tag: str = "td") -> str:
+        return "<tr>" + "".join(f"<{tag}>{html.escape(c)}</{tag}>" for c in cells) + "</tr>"
+
+    lines = "".join(
+        row(
+            [
+                SECTION_LV.get(x.section, x.section),
+                x.plan_code,
+                x.student_id,
+                x.category,
+                x.reference,
+                _n(x.hours),
+                _n(x.rate),
+                _n(x.amount),
+            ]
+        )
+        for x in data.lines
+    )
+    head = row(["Sadaļa", "Plāns", "Izglītojamais (ID)", "Kategorija", "Atsauce", "Stundas", "Likme", "Summa"], "th")
+    stud_head = row(["Izglītojamais (ID)", "Plāns", "Summa"], "th")
+    cats = "".join(row([c, _n(a)]) for c, a in data.by_category())
+    studs = "".join(row([s, p, _n(a)]) for s, p, a in data.by_student())
+    example = (
+        '<p class="example">PARAUGA vērtības: programmas iestatījumi (likmes, limiti) nav oficiāli. / '
+        "EXAMPLE values: the programme settings (rates, caps) are not official.</p>"
+        if data.example_values
+        else ""
+    )
+    doc = f"""<!doctype html><html lang="lv"><head><meta charset="utf-8"><style>
+      @page {{ size: A4 landscape; margin: 12mm; }}
+      body {{ font-family: sans-serif; font-size: 8.5pt; }}
+      table {{ border-collapse: collapse; width: 100%; margin-bottom: 8mm; }}
+      th, td {{ border: 0.4pt solid #888; padding: 2pt 4pt; text-align: left; }}
+      .example {{ color: #a00; font-weight: bold; }}
+    </style></head><body>
+      <h1>Atmaksas pārskats / Reimbursement statement {data.month:%Y-%m}</h1>
+      <p>{html.escape(data.tenant_name)} ({html.escape(data.tenant_id)})</p>{example}
+      <table>{head}{lines}</table>
+      <h2>Pa kategorijām / By category</h2><table>{row(["Kategorija", "Summa"], "th")}{cats}</table>
+      <h2>Pa izglītojamajiem / By student</h2><table>{stud_head}{studs}</table>
+      <p><strong>Kopā / Total: {_n(data.total)} EUR</strong></p>
+    </body></html>"""
+    return HTML(string=doc).write_pdf()  # type: ignore[no-any-return]
