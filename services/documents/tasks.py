@@ -7,7 +7,7 @@ from typing import Any
 import structlog
 from sqlalchemy.orm import Session
 
-from . import review, sweep
+from . import review, statements, sweep
 from .errors import StorageUnavailable
 from .runtime import DocumentsRuntime
 
@@ -18,6 +18,10 @@ def register(runtime: DocumentsRuntime) -> None:
     @runtime.consumers.handler("documents.set_review_status")
     def set_review_status(session: Session, payload: dict[str, Any], meta: dict[str, Any]) -> None:
         review.apply_verdict(session, payload, meta["message_id"])
+
+    @runtime.consumers.handler("documents.register_statement")
+    def register_statement(session: Session, payload: dict[str, Any], meta: dict[str, Any]) -> None:
+        statements.register_statement(session, runtime.storage, runtime.settings, payload)
 
     @runtime.consumers.handler("documents.sweep_uploads")
     def sweep_uploads(session: Session, payload: dict[str, Any], meta: dict[str, Any]) -> None:

@@ -30,7 +30,7 @@ def test_the_worker_registers_only_contract_tasks_on_the_documents_queue(documen
     monkeypatch.setenv("DOCUMENTS_DATABASE_URL", documents_settings.database_url)
     celery = importlib.import_module("services.documents.worker").celery
     ours = {name: task for name, task in celery.tasks.items() if not name.startswith("celery.")}
-    assert set(ours) == {"documents.set_review_status", "documents.sweep_uploads"}
+    assert set(ours) == {"documents.set_review_status", "documents.register_statement", "documents.sweep_uploads"}
     for name, task in ours.items():
         assert CONTRACT.get(name).queue == "documents" == task.queue
         assert task.acks_late and task.reject_on_worker_lost

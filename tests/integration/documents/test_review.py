@@ -20,14 +20,14 @@ REASONS = [
     {
         "rule_id": "plan.in_progress",
         "rule_version": 1,
-        "outcome": "passed",
+        "outcome": "pass",
         "explanation_lv": "Plāns ir īstenošanā.",
         "explanation_en": "The plan is in progress.",
     },
     {
         "rule_id": "amount.within_cap",
         "rule_version": 2,
-        "outcome": "failed",
+        "outcome": "block",
         "explanation_lv": "Summa pārsniedz ēdināšanas limitu 3,00 EUR dienā.",
         "explanation_en": "The amount exceeds the meal cap of 3.00 EUR a day.",
     },
@@ -120,7 +120,7 @@ def test_a_verdict_delivered_twice_changes_the_status_and_the_history_once(
     late = verdict(doc, "rejected", version=1)
     send(docs_runtime, late)
     wait_for(lambda: processed(docs_runtime, late["message_id"]) == 1, timeout=30, message="the late verdict")
-    accepted = verdict(doc, "accepted", version=2, reasons=[{**REASONS[1], "outcome": "passed"}])
+    accepted = verdict(doc, "accepted", version=2, reasons=[{**REASONS[1], "outcome": "pass"}])
     send(docs_runtime, accepted)
     wait_for(lambda: status(docs_runtime, doc["id"]) == "accepted", timeout=30, message="the verdict on v2")
     entries = history(docs_runtime, doc["id"])
