@@ -10,13 +10,10 @@ import jwt
 from flask import Flask
 from sqlalchemy import select
 
-from services.common.auth import TokenVerifier, install_authentication
 from services.common.db import utcnow
-from services.common.deadletters import dead_letter_blueprint
 from services.common.errors import Unauthenticated
-from services.common.revocation import RevocationList
 from services.common.runtime import ServiceRuntime
-from services.common.web import create_base_app
+from services.common.service_app import create_service_app
 
 from .api import BLUEPRINTS
 from .models import SigningKey
@@ -53,28 +50,14 @@ class LocalKeys:
 
 
 def create_app(settings: IdentitySettings | None = None) -> Flask:
-    """Build the identity API app."""
+    """Build the identity API app; it verifies its own tokens from its database."""
     runtime = make_runtime(settings) if settings else default_runtime()
-    app, api = create_base_app(
-        runtime.settings,
+    app, _api = create_service_app(
+        runtime,
         title="PuMPuRS identity",
         description="Tenants, schools, users, roles and tokens. / Pašvaldības, skolas, lietotāji, lomas "
         "un piekļuves marķieri.",
-        readiness=runtime.readiness(),  # type: ignore[arg-type]
+        blueprints=BLUEPRINTS,
+        key_source=LocalKeys(runtime),
     )
-    revocations = RevocationList(runtime.redis)
-    app.extensions["runtime"] = runtime
-    app.extensions["revocations"] = revocations
-    install_authentication(
-        app,
-        TokenVerifier(
-            LocalKeys(runtime),
-            runtime.settings.jwt_issuer,
-            runtime.settings.jwt_audience,
-            is_revoked=revocations.is_revoked,
-        ),
-    )
-    for blp in BLUEPRINTS:
-        api.register_blueprint(blp)
-    api.register_blueprint(dead_letter_blueprint(runtime))
     return app
