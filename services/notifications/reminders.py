@@ -140,12 +140,12 @@ def package_reminders(
                             school.school_id,
                             ref,
                             {**base, "days_left": (deadline - today).days},
-                            package_ladder(school.tenant_id, school.school_id)[:1],
+                            package_ladder(school.tenant_id, school.school_id, school.tenant_kind)[:1],
                         )
                     )
                 continue
             days_overdue = (today - deadline).days - 1
-            ladder = package_ladder(school.tenant_id, school.school_id)
+            ladder = package_ladder(school.tenant_id, school.school_id, school.tenant_kind)
             if days_overdue >= len(ladder) * max(1, policy.escalation_days):
                 continue  # every level has been told; nothing new to say
             step = escalation_step(days_overdue, policy.escalation_days, len(ladder))
