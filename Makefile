@@ -7,7 +7,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: help setup run test test-fast test-slow lint format bench lock openapi clean
+.PHONY: help setup run test test-fast test-slow lint format bench lock openapi compose clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -48,6 +48,9 @@ bench: setup ## benchmarks: ratios against baselines measured in the same run
 
 openapi: setup ## write each service's OpenAPI document to docs/openapi/
 	$(PY) -m services.common.openapi write
+
+compose: setup ## regenerate docker-compose.yml and deploy/nginx.conf from deploy/processes.toml
+	$(PY) -m devstack.compose write
 
 lock: ## re-pin requirements.lock from pyproject.toml
 	$(PY) -m piptools compile --quiet --extra local --extra dev --strip-extras -o requirements.lock pyproject.toml

@@ -11,6 +11,10 @@ from kombu import Queue
 from .contracts import Contract
 from .settings import Settings
 
+REDBEAT_PREFIX = "redbeat:pumpurs:"
+# the running scheduler holds this lock; the healthcheck looks for it
+REDBEAT_LOCK_KEY = REDBEAT_PREFIX + ":lock"
+
 
 def make_celery(settings: Settings, contract: Contract) -> Celery:
     """Build the Celery app of a service; it can send to every queue and consumes its own."""
@@ -50,7 +54,7 @@ def make_celery(settings: Settings, contract: Contract) -> Celery:
         timezone="Europe/Riga",
         beat_scheduler="redbeat.RedBeatScheduler",
         redbeat_redis_url=settings.broker_url,
-        redbeat_key_prefix="redbeat:pumpurs:",
+        redbeat_key_prefix=REDBEAT_PREFIX,
         redbeat_lock_timeout=300,
     )
     return app

@@ -32,6 +32,8 @@ class Settings:
     task_retry_backoff: float = 1.0  # seconds before the first retry; doubles each time
     outbox_relay_interval: float = 1.0
     jwks_cache_seconds: int = 300
+    # behind the gateway: trust X-Forwarded-* (prefix, scheme, host) from the one proxy in front
+    behind_proxy: bool = False
     extra: dict[str, Any] = field(default_factory=dict)
 
     def replace(self, **changes: Any) -> Settings:
@@ -76,6 +78,7 @@ def common_values(service: str, env: Env | None = None, *, database: bool = True
         task_retry_backoff=env.float("TASK_RETRY_BACKOFF", 1.0),
         outbox_relay_interval=env.float("OUTBOX_RELAY_INTERVAL", 1.0),
         jwks_cache_seconds=env.int("JWKS_CACHE_SECONDS", 300),
+        behind_proxy=env.bool("BEHIND_PROXY", False),
     )
 
 

@@ -79,7 +79,8 @@ def create_base_app(
         OPENAPI_URL_PREFIX="/",
         OPENAPI_JSON_PATH="openapi.json",
         OPENAPI_SWAGGER_UI_PATH="/docs",
-        OPENAPI_SWAGGER_UI_URL="/docs/assets/",
+        # relative, so the page works under the gateway's /api/<service>/ prefix too
+        OPENAPI_SWAGGER_UI_URL="docs/assets/",
         OPENAPI_SWAGGER_UI_CONFIG={"persistAuthorization": True},
         API_SPEC_OPTIONS={
             "info": {"description": description},
@@ -91,6 +92,10 @@ def create_base_app(
         JSON_SORT_KEYS=False,
     )
     app.extensions["settings"] = settings
+    if settings.behind_proxy:
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1, x_host=1, x_prefix=1)  # type: ignore[method-assign]
     api = PlatformApi(app)
     app.extensions["api"] = api
     register_error_handlers(app)

@@ -39,12 +39,21 @@ def test_a_request_id_is_echoed_or_made_and_metrics_count_requests(client):
     assert 'http_requests_total{endpoint="/tenants",method="GET",service="identity",status="401"}' in metrics
 
 
-def test_the_docs_page_and_its_assets_are_served_without_internet(client):
+@pytest.fixture()
+def identity_app_behind_proxy(identity_settings):  # type: ignore[no-untyped-def]
+    from services.identity.app import create_app
+
+    return create_app(identity_settings.replace(behind_proxy=True))
+
+
+def test_the_docs_page_and_its_assets_are_served_without_internet(client, identity_app_behind_proxy):
     page = client.get("/docs")
-    assert page.status_code == 200 and b"/docs/assets/swagger-ui-bundle.js" in page.data
+    assert page.status_code == 200 and b'src="docs/assets/swagger-ui-bundle.js"' in page.data
     asset = client.get("/docs/assets/swagger-ui-bundle.js")
     assert asset.status_code == 200 and len(asset.data) > 100_000
     asset.close()
+    behind = identity_app_behind_proxy.test_client().get("/docs", headers={"X-Forwarded-Prefix": "/api/identity"})
+    assert b'"/api/identity/openapi.json"' in behind.data  # the spec link follows the gateway's prefix
     spec = client.get("/openapi.json").json
     assert spec["components"]["securitySchemes"]["bearerAuth"]["scheme"] == "bearer"
 
