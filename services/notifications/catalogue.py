@@ -56,7 +56,7 @@ def link(base_url: str, ref_type: str | None, ref_id: str | None, data: dict[str
     elif ref_type == "statement":
         path = f"/documents/{data['document_id']}" if data.get("document_id") else f"/statements/{ref_id}"
     elif ref_type == "package":
-        path = f"/packages/{data['month']}?tenant_id={data['tenant_id']}"
+        path = f"/packages/{str(data['month'])[:7]}?tenant_id={data['tenant_id']}"  # documents' YYYY-MM
         if data.get("school_id"):
             path += f"&school_id={data['school_id']}"
     elif ref_type == "dead_letter":

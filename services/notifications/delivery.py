@@ -67,6 +67,10 @@ def deliver_email(session: Session, db: Database, settings: NotificationsSetting
     d = session.get(Delivery, delivery_id)
     if d is None or d.status in DONE:
         return "skipped"  # already sent (a redelivered task) or gone
+    person = session.get(Recipient, d.user_id) if d.user_id else None
+    if person is not None and not person.active:
+        d.status, d.last_error = FAILED, "the recipient was deactivated before it could be sent"
+        return "dropped"
     message = email_for(session, settings, d)
     try:
         mailer.send(settings, message)

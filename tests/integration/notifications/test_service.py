@@ -3,7 +3,6 @@ match its models, it answers health and readiness, and its recipients follow ide
 
 from __future__ import annotations
 
-import importlib
 import uuid
 from typing import Any
 
@@ -14,26 +13,47 @@ from services.common import migrate
 from services.common.contracts import CONTRACT
 from services.notifications.models import InboxItem, Recipient
 from tests.integration.conftest import SYSTEM
-from tests.integration.notifications.conftest import send_as, settled, staff_grants
+from tests.integration.notifications.conftest import mails_to, send_as, settled, staff_grants
 from tests.support.workers import wait_for
 
 pytestmark = pytest.mark.integration
 
 
-def test_the_worker_handles_every_message_addressed_to_notifications(notifications_settings, monkeypatch):
-    monkeypatch.setenv("NOTIFICATIONS_DATABASE_URL", notifications_settings.database_url)
-    celery = importlib.import_module("services.notifications.worker").celery
-    ours = {name: task for name, task in celery.tasks.items() if not name.startswith("celery.")}
+def test_the_worker_handles_every_message_addressed_to_notifications(notifications_settings):
+    from services.notifications.runtime import make_runtime
+    from services.notifications.tasks import register
+
+    runtime = make_runtime(notifications_settings.replace(delivery_max_retries=3, task_max_retries=5))
+    register(runtime)
+    ours = {name: task for name, task in runtime.celery.tasks.items() if not name.startswith("celery.")}
     addressed = {name for name, spec in CONTRACT.tasks.items() if spec.queue == "notifications"}
     assert set(ours) == addressed
     for name, task in ours.items():
         assert task.queue == "notifications" and task.contract is CONTRACT.get(name)
         assert task.acks_late and task.reject_on_worker_lost
-    assert ours["notifications.deliver_email"].max_retries == 8  # deliveries have their own budget
+    # a delivery has its own retry budget; everything else keeps the common one
+    assert ours["notifications.deliver_email"].max_retries == ours["notifications.deliver_webhook"].max_retries == 3
+    assert ours["notifications.sync_user"].max_retries == 5
     assert {task for task, _ in CONTRACT.schedules.values()} >= {
         "notifications.send_reminders",
         "notifications.send_digests",
     }
+
+
+def test_mail_goes_out_over_smtp_with_the_login_from_the_settings(notifications_settings, sink_dir):
+    from services.notifications import mailer, render
+
+    to = f"login-{uuid.uuid4().hex[:8]}@example.test"
+    texts = render.Texts("Pārbaude", "Test", "Teksts", "Text")
+    message = render.email_message(
+        mail_from="PuMPuRS <no-reply@pumpurs.test>",
+        to=to,
+        language="lv",
+        entries=[render.Entry("plan_approved", texts, None)],
+    )
+    mailer.send(notifications_settings.replace(smtp_username="pumpurs", smtp_password="secret"), message)
+    (got,) = wait_for(lambda: mails_to(sink_dir, to), message="the mail in the sink")
+    assert got["Subject"] == "Pārbaude / Test" and got["From"] == "PuMPuRS <no-reply@pumpurs.test>"
 
 
 def test_the_migrations_match_the_models(notifications_settings):

@@ -94,3 +94,25 @@ def test_a_digest_lists_every_entry_under_one_subject():
     text = mail.get_body(("plain",)).get_content()
     assert "Jūsu dienas kopsavilkums" in text and "Your daily digest" in text
     assert "Plāns IAP-1 atgriezts" in text and "The reimbursement statement for 10.2026 is ready" in text
+
+
+@pytest.mark.parametrize(
+    ("ref_type", "ref_id", "data", "link"),
+    [
+        ("plan", "p-1", {}, "https://x.lv/plans/p-1"),
+        ("document", "d-1", {}, "https://x.lv/documents/d-1"),
+        ("order", "o-1", {}, "https://x.lv/orders/o-1"),
+        ("statement", "s-1", {"document_id": "d-9"}, "https://x.lv/documents/d-9"),
+        ("statement", "s-1", {}, "https://x.lv/statements/s-1"),
+        (
+            "package",
+            "sc:2026-10-01",
+            {"month": "2026-10-01", "tenant_id": "t", "school_id": "sc"},
+            "https://x.lv/packages/2026-10?tenant_id=t&school_id=sc",
+        ),
+        ("dead_letter", "dl", {"service": "plans"}, "https://x.lv/admin/dead-letters?service=plans"),
+        (None, None, {}, None),
+    ],
+)
+def test_every_reference_links_where_a_person_acts_on_it(ref_type, ref_id, data, link):
+    assert catalogue.link("https://x.lv", ref_type, ref_id, data) == link
