@@ -301,7 +301,7 @@ def snapshot(
         "status": status,
         "prepared_on": prepared_on,
         "preparation_hours": preparation_hours,
-        "planned_financing": str(financing),
+        "planned_financing": str(financing.quantize(Decimal("0.01"))),
         "measures": measures,
     }
 
