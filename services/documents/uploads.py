@@ -94,7 +94,8 @@ def store_upload(
             doc = access.visible_document(session, principal, document_id)
             access.check_can_add_version(principal, doc)
             kind, tenant_id, school_id = doc.kind, doc.tenant_id, doc.school_id
-            check_metadata(kind, {**{k: getattr(doc, k) for k in METADATA}, **changes})
+            merged = check_metadata(kind, {**{k: getattr(doc, k) for k in METADATA}, **changes})
+            changes = {k: merged[k] for k in changes}
     else:
         assert kind is not None
         tenant_id, school_id = access.upload_target(principal, kind, tenant_id, school_id)
