@@ -10,6 +10,7 @@ import csv
 import html
 import io
 import logging
+import warnings
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
@@ -148,7 +149,10 @@ def render_xlsx(data: StatementData) -> bytes:
 
 
 def render_pdf(data: StatementData) -> bytes:
-    from weasyprint import HTML
+    with warnings.catch_warnings():
+        # without the HarfBuzz-Subset library WeasyPrint subsets fonts with fontTools and says so at import
+        warnings.simplefilter("ignore", DeprecationWarning)
+        from weasyprint import HTML
 
     for name in ("fontTools", "weasyprint", "weasyprint.progress"):  # font subsetting logs every glyph at INFO
         logging.getLogger(name).setLevel(logging.WARNING)
