@@ -1,0 +1,103 @@
+"""Programme settings as plain values (merging, checking, differences) and statements rendered reproducibly."""
+
+from __future__ import annotations
+
+import io
+import uuid
+from datetime import date
+from decimal import Decimal
+
+import pytest
+
+from services.common.contracts import CONTRACT
+from services.common.errors import ApiError
+from services.finance import programme
+from services.finance.render import Line, StatementData, render_csv, render_xlsx
+from services.finance.schemas import MonthField
+
+pytestmark = pytest.mark.unit
+
+BASE = programme.normalised(programme.EXAMPLE_SETTINGS)
+
+
+def test_the_example_settings_are_complete_and_fit_what_plans_and_notifications_keep():
+    prog = programme.Programme(1, date(2021, 9, 1), BASE, True)
+    assert prog.rates["psychologist"] == Decimal("30.00") and prog.preparation_cap == Decimal(6)
+    assert set(prog.categories) == set(programme.COMPENSATION_CATEGORIES)
+    assert prog.semester("2026/2027-1", "general")["ends_on"] == date(2026, 12, 22)
+    assert prog.semester_on(date(2027, 1, 10), "vocational")["code"] == "2026/2027-1"
+    assert prog.tenant_budget(uuid.uuid4(), "2026/2027-1", 2000) == Decimal("30000.00")
+    CONTRACT.get("plans.sync_programme_settings").normalise(prog.plans_payload())
+    CONTRACT.get("notifications.sync_calendar").normalise(prog.calendar_payload())
+    assert prog.plans_payload()["example_values"] is True
+
+
+def test_a_change_merges_onto_the_newest_values_and_lists_what_moved():
+    new = programme.merged(
+        BASE, {"compensation_caps": {"meals": {"per_day": "4"}}, "consultation_rates": {"teacher": "21.5"}}
+    )
+    assert new["compensation_caps"]["meals"] == {"per_day": "4.00", "per_month": None, "per_semester": None}
+    assert new["consultation_rates"]["teacher"] == "21.50" and new["consultation_rates"]["assistant"] == "12.00"
+    assert programme.differences(BASE, new) == [
+        {"key": "compensation_caps.meals.per_day", "from": "3.50", "to": "4.00"},
+        {"key": "consultation_rates.teacher", "from": "20.00", "to": "21.50"},
+    ]
+
+
+def test_bad_settings_are_refused_naming_each_value():
+    with pytest.raises(ApiError) as err:
+        programme.merged(BASE, {"consultation_rates": {"teacher": "-2"}, "deadline_day": 31, "budget_warn_share": "2"})
+    assert err.value.code == "settings_invalid"
+    assert set(err.value.errors or {}) == {"consultation_rates.teacher", "deadline_day", "budget_warn_share"}
+
+
+def test_money_is_never_a_float():
+    assert programme.money("1.005") == Decimal("1.01")
+    with pytest.raises(TypeError):
+        programme.money(1.5)
+
+
+def _data(lines: list[Line]) -> StatementData:
+    return StatementData("t-1", "Ventspils novads", date(2026, 10, 1), lines, example_values=True)
+
+
+LINES = [
+    Line("claim", "s1", "IAP-B", "stud-2", "meals", "doc-9", None, None, Decimal("12.30")),
+    Line(
+        "consultation",
+        "s1",
+        "IAP-A",
+        "stud-1",
+        "consultations",
+        "psychologist",
+        Decimal("2"),
+        Decimal("30"),
+        Decimal("60"),
+    ),
+    Line("claim", "s1", "IAP-A", "stud-1", "public_transport", "doc-1", None, None, Decimal("40.00")),
+    Line("preparation", "s1", "IAP-A", "stud-1", "plan_preparation", "", Decimal("2"), Decimal("20"), Decimal("40.00")),
+]
+
+
+def test_the_csv_is_the_same_bytes_for_the_same_data_in_any_order():
+    first = render_csv(_data(LINES))
+    assert first == render_csv(_data(list(reversed(LINES))))
+    text = first.decode()
+    assert text.splitlines()[0] == "section,school_id,plan_code,student_id,category,reference,hours,rate,amount"
+    assert text.splitlines()[1].startswith("claim,s1,IAP-A,stud-1,public_transport,doc-1")
+    assert "total_category,,,,meals,,,,12.30" in text and text.endswith("total,,,,,,,,152.30\n")
+    assert "total_student,,IAP-A,stud-1,,,,,140.00" in text
+
+
+def test_the_xlsx_holds_the_lines_totals_and_the_example_mark():
+    from openpyxl import load_workbook
+
+    wb = load_workbook(io.BytesIO(render_xlsx(_data(LINES))))
+    assert wb.sheetnames == ["Rindas", "Kategorijas", "Izglītojamie"]
+    rows = list(wb["Rindas"].iter_rows(values_only=True))
+    assert "EXAMPLE" in rows[1][0] and rows[-1][0] == "total" and Decimal(str(rows[-1][-1])) == Decimal("152.30")
+
+
+def test_a_month_is_read_as_its_first_day():
+    field = MonthField()
+    assert field.deserialize("2026-10") == date(2026, 10, 1) and field.deserialize("2026-10-17") == date(2026, 10, 1)
