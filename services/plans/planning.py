@@ -33,17 +33,6 @@ from .models import AuditEvent, Measure, Plan, PlanTransition, Risk, SchoolRM, S
 from .readmodels import ProgrammeSettings, current_settings
 
 RISK_CATEGORIES = ("learning", "social_health", "economic", "family")
-PROVIDER_TYPES = (
-    "teacher",
-    "psychologist",
-    "social_pedagogue",
-    "teachers_assistant",
-    "special_education_teacher",
-    "sign_language_interpreter",
-    "assistant",
-    "occupational_therapist",
-    "speech_therapist",
-)
 EDITORS = (PLAN_PREPARER, SCHOOL_COORDINATOR)
 LEVEL_ROLE = {workflow.DIRECTOR: DIRECTOR, workflow.MUNICIPALITY: MUNICIPALITY_COORDINATOR}
 

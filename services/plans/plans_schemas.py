@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates_schema
 
+from services.common.contracts.plans import PROVIDER_TYPES
 from services.common.pagination import PageArgs, page_schema
 
-from .planning import PROVIDER_TYPES, RISK_CATEGORIES
+from .planning import RISK_CATEGORIES
 from .workflow import STATUS_LV
 
 

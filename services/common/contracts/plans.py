@@ -7,6 +7,18 @@ from .base import CONTRACT, Payload
 
 PLAN_STATUSES = ("draft", "in_approval", "approved", "in_progress", "suspended", "under_review", "inactive")
 APPROVAL_LEVELS = ("director", "municipality", "ikvd")
+# DOMAIN.md: who gives consultations; the rates in finance's programme settings are keyed by these
+PROVIDER_TYPES = (
+    "teacher",
+    "psychologist",
+    "social_pedagogue",
+    "teachers_assistant",
+    "special_education_teacher",
+    "sign_language_interpreter",
+    "assistant",
+    "occupational_therapist",
+    "speech_therapist",
+)
 
 
 class MeasureSnapshot(Payload):

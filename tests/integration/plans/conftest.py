@@ -14,6 +14,7 @@ import pytest
 from cryptography.fernet import Fernet
 
 from services.common import migrate
+from services.common.contracts.documents import COMPENSATION_CATEGORIES
 from services.plans.models import Base, SchoolRM, UserRM
 from services.plans.settings import PlansSettings
 from tests.conftest import log_path, truncate_all
@@ -36,14 +37,7 @@ EXAMPLE_SETTINGS: dict[str, Any] = {
     },
     "preparation_rate": "20.00",
     "preparation_hours_cap": "6",
-    "compensation_categories": [
-        "transport_tickets",
-        "learning_materials",
-        "dormitory",
-        "meals",
-        "personal_items",
-        "special_transport",
-    ],
+    "compensation_categories": list(COMPENSATION_CATEGORIES),
     "semesters": [
         {
             "code": "2026/2027-1",

@@ -74,7 +74,7 @@ def ready_plan(c: Any, school: dict[str, Any], student: str | None = None, semes
         headers=h,
         json={
             "kind": "compensation",
-            "category": "transport_tickets",
+            "category": "public_transport",
             "planned_amount": "50.00",
             "risk_ids": [econ.json["id"]],
         },
