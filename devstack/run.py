@@ -20,6 +20,7 @@ import subprocess
 import sys
 import time
 import tomllib
+import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
@@ -266,6 +267,53 @@ def smoke(urls: dict[str, str], env: dict[str, str]) -> None:
     me = _ok(requests.get(f"{base}/auth/me", timeout=10, headers={"Authorization": f"Bearer {coord['access_token']}"}))
     assert me["roles"][0]["role"] == "school_coordinator", me
     print("smoke: admin login, municipality, school, coordinator and coordinator login all work", flush=True)
+    if "documents" in urls and "finance" in urls:
+        _upload_reaches_a_verdict(urls["documents"], coord["access_token"])
+
+
+def _png() -> bytes:
+    """A valid 1×1 PNG, made here (chunks with their CRCs), so the smoke needs no file of its own."""
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    header = struct.pack(">IIBBBBB", 1, 1, 8, 2, 0, 0, 0)  # 1×1, 8-bit RGB
+    pixels = zlib.compress(b"\x00\xff\xff\xff")
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", pixels) + chunk(b"IEND", b"")
+
+
+def _upload_reaches_a_verdict(documents: str, token: str) -> None:
+    """An expense document for a plan finance does not know: uploaded, checked, and given a verdict."""
+    auth = {"Authorization": f"Bearer {token}"}
+    month = time.strftime("%Y-%m")
+    fields = {
+        "kind": "transport_ticket",
+        "student_id": str(uuid.uuid4()),
+        "plan_id": str(uuid.uuid4()),
+        "category": "public_transport",
+        "month": month,
+        "amount": "4.20",
+    }
+    up = _ok(
+        requests.post(
+            f"{documents}/documents",
+            headers=auth,
+            data=fields,
+            timeout=30,
+            files={"file": ("bilete.png", _png(), "image/png")},
+        )
+    )
+    doc_id = up["document"]["id"]
+    deadline = time.monotonic() + 90
+    status = up["document"]["status"]
+    while status in ("received", "checking") and time.monotonic() < deadline:
+        time.sleep(0.5)
+        status = _ok(requests.get(f"{documents}/documents/{doc_id}", headers=auth, timeout=10))["status"]
+    if status in ("received", "checking"):
+        raise RuntimeError(f"the upload {doc_id} got no verdict in 90 s (status {status})")
+    print(f"smoke: an upload reached finance's verdict ({status})", flush=True)
 
 
 def _ok(resp: requests.Response) -> Any:

@@ -132,7 +132,8 @@ def test_another_service_verifies_identity_tokens_through_the_jwks_url_across_a_
 
 @pytest.mark.slow
 def test_make_run_brings_everything_up_and_the_first_steps_work(tmp_path: Path):
-    """`python -m devstack.run --smoke`: servers, migrations, admin, processes, the newcomer's steps, stop."""
+    """`python -m devstack.run --smoke`: servers, migrations, admin, every process, the newcomer's steps, an
+    upload reaching a verdict, stop."""
     env = _env_without_server_urls()
     env["IDENTITY_ADMIN_PASSWORD"] = "smoke-admin-password"
     root = tmp_path / "run"
@@ -146,6 +147,7 @@ def test_make_run_brings_everything_up_and_the_first_steps_work(tmp_path: Path):
     )
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     assert "smoke: admin login, municipality, school, coordinator and coordinator login all work" in done.stdout
+    assert "smoke: an upload reached finance's verdict" in done.stdout  # documents → finance → documents
     assert "docs http://127.0.0.1:" in done.stdout
     leftover = subprocess.run(["pgrep", "-f", str(root)], capture_output=True, text=True)
     assert leftover.stdout.strip() == "", "processes left running after the launcher stopped"
