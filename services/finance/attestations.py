@@ -17,6 +17,7 @@ from services.common.db import utcnow
 from services.common.messaging import Outbox
 
 from . import checks, programme
+from .ledger import serialise
 from .models import ACCEPTED, Attestation, Claim, PlanRM, SchoolRM
 from .rules import BLOCK, PASS, WARN, day_lv
 
@@ -26,6 +27,7 @@ RULE = "attestation.recorded"
 
 def register(session: Session, outbox: Outbox, p: dict[str, Any]) -> Attestation | None:
     """Record an attestation version, apply replacement, answer documents, and re-check waiting claims."""
+    serialise(session, f"document:{p['document_id']}", f"student:{p['tenant_id']}:{p['student_id']}")
     if session.execute(
         select(Attestation.id).where(Attestation.document_id == p["document_id"], Attestation.version >= p["version"])
     ).first():

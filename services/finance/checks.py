@@ -29,6 +29,7 @@ VERDICT_EN = {ACCEPTED: "accepted", "needs_fix": "needs fixing", "rejected": "re
 def receive_expense(session: Session, outbox: Outbox, p: dict[str, Any]) -> list[Claim]:
     """Turn one checked version of an expense document into claims, check them, send the verdict."""
     doc_id, version = p["document_id"], p["version"]
+    ledger.serialise(session, f"document:{doc_id}")
     known = session.execute(select(Claim).where(Claim.document_id == doc_id).with_for_update()).scalars().all()
     if any(c.version >= version for c in known):
         log.info("expense_already_received", document_id=str(doc_id), version=version)

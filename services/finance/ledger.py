@@ -22,13 +22,18 @@ from .programme import Programme, money
 from .rules import Matches, Sums
 
 
+def serialise(session: Session, *keys: str) -> None:
+    """Hold transaction-scoped locks on these keys: two deliveries about the same thing run one after the other."""
+    for key in sorted(keys):
+        session.execute(text("SELECT pg_advisory_xact_lock(hashtextextended(:k, 0))"), {"k": key})
+
+
 def lock(session: Session, claim: Claim) -> None:
     """Serialise checks that could match each other (same bytes, same student-category-month) until commit."""
     keys = [f"sha:{claim.sha256}"]
     if claim.student_key:
         keys.append(f"scm:{claim.student_key}:{claim.category}:{claim.month.isoformat()}")
-    for key in sorted(keys):
-        session.execute(text("SELECT pg_advisory_xact_lock(hashtextextended(:k, 0))"), {"k": key})
+    serialise(session, *keys)
 
 
 def matches(session: Session, claim: Claim) -> Matches:

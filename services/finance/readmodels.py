@@ -14,11 +14,13 @@ from sqlalchemy.orm import Session
 from services.common.messaging import Outbox
 
 from . import budgets, checks, programme
+from .ledger import serialise
 from .models import ACCEPTED, Claim, Consultation, PlanRM, SchoolRM, TenantRM
 from .programme import money
 
 
 def sync_tenant(session: Session, outbox: Outbox, p: dict[str, Any]) -> None:
+    serialise(session, f"tenant:{p['tenant_id']}")
     current = session.get(TenantRM, p["tenant_id"], with_for_update=True)
     if current is not None and current.revision >= p["revision"]:
         return
@@ -50,6 +52,7 @@ PLAN_FIELDS = (
 
 def sync_plan(session: Session, outbox: Outbox, p: dict[str, Any]) -> None:
     """Replace the plan's copy when the snapshot is newer; move reservations and re-check waiting claims."""
+    serialise(session, f"plan:{p['plan_id']}")
     plan = session.get(PlanRM, p["plan_id"], with_for_update=True)
     if plan is not None and plan.revision >= p["revision"]:
         return
@@ -90,6 +93,7 @@ def sync_plan(session: Session, outbox: Outbox, p: dict[str, Any]) -> None:
 
 def consultation_delivered(session: Session, outbox: Outbox, p: dict[str, Any]) -> None:
     """Record hours delivered, priced at the rate in force on the day they were held."""
+    serialise(session, f"plan:{p['plan_id']}")
     row = session.get(Consultation, p["consultation_id"], with_for_update=True)
     if row is None:
         row = Consultation(id=p["consultation_id"])

@@ -21,6 +21,7 @@ from services.common.errors import ApiError
 from services.common.messaging import Outbox
 
 from . import budgets, checks, programme
+from .ledger import serialise
 from .models import Claim, Consultation, SettingsRevision
 from .readmodels import price
 from .rules import day_lv
@@ -61,7 +62,7 @@ def publish_in_force(session: Session, outbox: Outbox, *, force: bool = False, o
 
 def change(session: Session, outbox: Outbox, principal: Principal, data: dict[str, Any]) -> SettingsRevision:
     """Record a new revision: the newest values with these changes, in force from `effective_from`."""
-    session.execute(select(SettingsRevision.revision).with_for_update())  # one change at a time
+    serialise(session, "programme-settings")  # one change at a time
     newest = programme.latest_number(session)
     base = session.get(SettingsRevision, newest)
     if base is None:

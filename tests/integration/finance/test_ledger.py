@@ -71,6 +71,7 @@ def test_a_check_message_delivered_again_changes_nothing(fin_world, fin_runtime)
             count(fin_runtime, CheckRun),
             count(fin_runtime, CheckResult),
             len(outbox(fin_runtime)),
+            count(fin_runtime, MESSAGING.dead_letters),
         )
 
     before = state()
