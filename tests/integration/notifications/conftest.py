@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import redis
 from sqlalchemy import select
 
 from devstack.smtp_sink import read_messages
@@ -69,8 +70,16 @@ def notifications_env(s: NotificationsSettings) -> dict[str, str]:
     }
 
 
-@pytest.fixture(scope="session")
+def purge_queue(settings: NotificationsSettings) -> None:
+    """Drop what other services' tests queued for notifications while no notifications worker ran."""
+    redis.Redis.from_url(settings.broker_url).delete("notifications")
+
+
+# package scope: the worker stops after these tests, so later tests that look into the notifications
+# queue (what other services sent) do not race with it
+@pytest.fixture(scope="package")
 def notifications_worker(notifications_settings: NotificationsSettings) -> Iterator[Worker]:
+    purge_queue(notifications_settings)
     w = Worker(
         "services.notifications.worker",
         "notifications",
@@ -104,6 +113,7 @@ def notifs(
 ) -> Any:  # type: ignore[no-untyped-def]
     """A notifications test client on a clean database; identity is reset after it, so its admin's
     message arrives here after the truncation."""
+    purge_queue(notifications_settings)
     truncate_all(notifications_settings.database_url, [t.name for t in Base.metadata.sorted_tables])
     request.getfixturevalue("client")
     return notifications_app.test_client()
@@ -180,7 +190,7 @@ class Cast:
             with self.runtime.db.session() as s:
                 return s.get(model, uuid.UUID(key)) is not None
 
-        wait_for(present, timeout=30, message=f"{model.__name__} {key} in notifications")
+        wait_for(present, timeout=60, message=f"{model.__name__} {key} in notifications")
 
 
 def staff_grants(tenant: dict[str, Any], school: str | None = None) -> dict[str, dict[str, Any]]:
