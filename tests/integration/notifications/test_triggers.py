@@ -16,7 +16,15 @@ from sqlalchemy import select
 from services.notifications.models import Base, InboxItem, Notification
 from tests.conftest import truncate_all
 from tests.integration.conftest import World
-from tests.integration.notifications.conftest import LINKS, Cast, mails_to, send_as, settled, staff_grants
+from tests.integration.notifications.conftest import (
+    LINKS,
+    Cast,
+    mails_to,
+    purge_queue,
+    send_as,
+    settled,
+    staff_grants,
+)
 from tests.support.workers import wait_for
 
 pytestmark = pytest.mark.integration
@@ -24,6 +32,7 @@ pytestmark = pytest.mark.integration
 
 @pytest.fixture(scope="module")
 def town(identity_app, identity_settings, notifications_app, notifications_settings, notifications_worker) -> Cast:  # type: ignore[no-untyped-def]
+    purge_queue(notifications_settings)
     truncate_all(notifications_settings.database_url, [t.name for t in Base.metadata.sorted_tables])
     world = World(identity_app.test_client(), identity_app.extensions["runtime"], identity_settings)
     c = Cast(world, notifications_app.extensions["runtime"])
