@@ -12,20 +12,17 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.orm import Session
 
 from services.common.errors import ApiError
+from services.common.readmodel import newer_row
 
 from .models import Plan, ProgrammeSettingsRM, SchoolRM, TenantRM, TimelineEvent, UserRM
 
 
 def sync_tenant(session: Session, p: dict[str, Any]) -> None:
     """Replace a tenant and its schools, unless we already hold a newer revision."""
-    current = session.get(TenantRM, p["tenant_id"], with_for_update=True)
-    if current is not None and current.revision >= p["revision"]:
-        return
+    current = newer_row(session, TenantRM, p["tenant_id"], p["revision"])
     if current is None:
-        current = TenantRM(id=p["tenant_id"])
-        session.add(current)
-    current.kind, current.name, current.region = p["kind"], p["name"], p["region"]
-    current.active, current.revision = p["active"], p["revision"]
+        return
+    current.kind, current.name, current.region, current.active = p["kind"], p["name"], p["region"], p["active"]
     for s in p["schools"]:
         school = session.get(SchoolRM, s["school_id"]) or SchoolRM(id=s["school_id"])
         school.tenant_id, school.name, school.kind, school.active = p["tenant_id"], s["name"], s["kind"], s["active"]
@@ -33,14 +30,10 @@ def sync_tenant(session: Session, p: dict[str, Any]) -> None:
 
 
 def sync_user(session: Session, p: dict[str, Any]) -> None:
-    current = session.get(UserRM, p["user_id"], with_for_update=True)
-    if current is not None and current.revision >= p["revision"]:
-        return
+    current = newer_row(session, UserRM, p["user_id"], p["revision"])
     if current is None:
-        current = UserRM(id=p["user_id"])
-        session.add(current)
+        return
     current.tenant_id, current.full_name, current.active = p["tenant_id"], p["full_name"], p["active"]
-    current.revision = p["revision"]
     current.roles = [{k: (str(v) if isinstance(v, uuid.UUID) else v) for k, v in grant.items()} for grant in p["roles"]]
 
 
