@@ -8,11 +8,12 @@ from datetime import date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.orm import Session
 
 from services.common.db import utcnow
+from services.common.readmodel import newer_row
 
 from .models import CalendarRM, PackageReceived, Recipient, SchoolRM, TenantRM, WaitingPlan
 
@@ -36,14 +37,10 @@ def json_ready(value: Any) -> Any:
 
 def sync_tenant(session: Session, p: dict[str, Any]) -> None:
     """Replace a tenant and its schools, unless we already hold a newer revision."""
-    current = session.get(TenantRM, p["tenant_id"], with_for_update=True)
-    if current is not None and current.revision >= p["revision"]:
-        return
+    current = newer_row(session, TenantRM, p["tenant_id"], p["revision"])
     if current is None:
-        current = TenantRM(id=p["tenant_id"])
-        session.add(current)
-    current.kind, current.name, current.region = p["kind"], p["name"], p["region"]
-    current.active, current.revision = p["active"], p["revision"]
+        return
+    current.kind, current.name, current.region, current.active = p["kind"], p["name"], p["region"], p["active"]
     for s in p["schools"]:
         school = session.get(SchoolRM, s["school_id"]) or SchoolRM(id=s["school_id"])
         school.tenant_id, school.name, school.kind, school.active = p["tenant_id"], s["name"], s["kind"], s["active"]
@@ -52,14 +49,11 @@ def sync_tenant(session: Session, p: dict[str, Any]) -> None:
 
 def sync_user(session: Session, p: dict[str, Any]) -> None:
     """Replace a user's address, language and grants, unless we already hold a newer revision."""
-    current = session.get(Recipient, p["user_id"], with_for_update=True)
-    if current is not None and current.revision >= p["revision"]:
-        return
+    current = newer_row(session, Recipient, p["user_id"], p["revision"])
     if current is None:
-        current = Recipient(id=p["user_id"])
-        session.add(current)
+        return
     current.tenant_id, current.email, current.full_name = p["tenant_id"], p["email"], p["full_name"]
-    current.language, current.active, current.revision = p["language"], p["active"], p["revision"]
+    current.language, current.active = p["language"], p["active"]
     current.roles = [
         {k: json_ready(grant.get(k)) for k in ("role", "tenant_id", "school_id", "region")} for grant in p["roles"]
     ]
@@ -86,7 +80,7 @@ def package_received(session: Session, p: dict[str, Any]) -> None:
 
 def plan_waiting(session: Session, p: dict[str, Any]) -> bool:
     """A plan now waits at a level since a time; False when the message is older than what we know."""
-    plan = session.get(WaitingPlan, p["plan_id"], with_for_update=True)
+    plan = _locked_plan(session, p["plan_id"])
     if plan is not None:
         newest = plan.since if plan.status == "waiting" else plan.closed_at
         if newest is not None and newest >= p["since"]:
@@ -102,10 +96,16 @@ def plan_waiting(session: Session, p: dict[str, Any]) -> bool:
 def plan_decided(session: Session, p: dict[str, Any], status: str, now: datetime | None = None) -> None:
     """A plan was sent back or approved: it waits no more (approved plans are kept for evaluations)."""
     now = now or utcnow()
-    plan = session.get(WaitingPlan, p["plan_id"], with_for_update=True)
+    plan = _locked_plan(session, p["plan_id"])
     if plan is None:
         plan = WaitingPlan(plan_id=p["plan_id"])
         session.add(plan)
     plan.code, plan.tenant_id, plan.school_id = p["code"], p["tenant_id"], p["school_id"]
     plan.status, plan.closed_at, plan.preparer_id = status, now, p["preparer_id"]
     plan.approved_on = now.astimezone(RIGA).date() if status == "approved" else None
+
+
+def _locked_plan(session: Session, plan_id: uuid.UUID) -> WaitingPlan | None:
+    # two messages about a plan we have not seen may arrive at once: the second waits for the first
+    session.execute(select(func.pg_advisory_xact_lock(func.hashtext(f"waiting_plans:{plan_id}"))))
+    return session.get(WaitingPlan, plan_id, with_for_update=True)
