@@ -61,7 +61,7 @@ KINDS: dict[str, Kind] = {
             "Pašvaldības izziņa",
             SCANS,
             EXPENSE_UPLOADERS,
-            ("student_id", "issued_on", "valid_from", "valid_to", "categories"),
+            ("student_id", "issuer", "issued_on", "valid_from", "valid_to", "categories"),
             REGISTER_ATTESTATION,
         ),
         Kind("expense_receipt", "Čeks / kvīts", SCANS, EXPENSE_UPLOADERS, _EXPENSE_FIELDS, CHECK_EXPENSE),

@@ -70,6 +70,8 @@ class Document(Base):
     issued_on: Mapped[date | None] = mapped_column(Date)
     valid_from: Mapped[date | None] = mapped_column(Date)
     valid_to: Mapped[date | None] = mapped_column(Date)
+    # attestations: the municipality or social service that issued it
+    issuer: Mapped[str | None] = mapped_column(String(200))
     categories: Mapped[list[str]] = mapped_column(JSONB, default=list)
     current_version: Mapped[int] = mapped_column(Integer, default=0)  # 0 until the first is stored
     version_seq: Mapped[int] = mapped_column(Integer, default=0)  # only grows: keys are never reused

@@ -49,6 +49,10 @@ class MetadataFields(Strict):
     issued_on = fields.Date()
     valid_from = fields.Date()
     valid_to = fields.Date()
+    issuer = fields.String(
+        validate=validate.Length(min=2, max=200),
+        metadata={"description": "attestations: the issuing municipality or social service"},
+    )
     categories = fields.List(
         fields.String(validate=validate.OneOf(COMPENSATION_CATEGORIES)),
         metadata={"description": "attestations: the costs it covers (repeat the field)"},
@@ -111,6 +115,7 @@ class DocumentSchema(Schema):
     issued_on = fields.Date(allow_none=True)
     valid_from = fields.Date(allow_none=True)
     valid_to = fields.Date(allow_none=True)
+    issuer = fields.String(allow_none=True)
     categories = fields.List(fields.String())
     current_version = fields.Integer()
     retain_until = fields.Date()

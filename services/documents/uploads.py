@@ -31,7 +31,18 @@ from .storage import Storage
 
 log = structlog.get_logger(__name__)
 
-METADATA = ("student_id", "plan_id", "category", "month", "amount", "issued_on", "valid_from", "valid_to", "categories")
+METADATA = (
+    "student_id",
+    "plan_id",
+    "category",
+    "month",
+    "amount",
+    "issued_on",
+    "valid_from",
+    "valid_to",
+    "categories",
+    "issuer",
+)
 MAX_AMOUNT = Decimal("1000000.00")
 
 
@@ -307,6 +318,7 @@ def finance_payload(doc: Document, version: DocumentVersion) -> dict[str, Any]:
             valid_from=doc.valid_from,
             valid_to=doc.valid_to,
             categories=list(doc.categories or []),
+            issuer=doc.issuer,
         )
     else:
         body.update(kind=doc.kind, plan_id=str(doc.plan_id), category=doc.category, month=doc.month, amount=doc.amount)

@@ -143,6 +143,7 @@ def test_the_monthly_package_lists_documents_totals_and_what_is_missing(document
         accountant,
         samples.pdf(marker="izzina"),
         kind="attestation",
+        issuer="Ventspils novada Sociālais dienests",
         school_id=school_world["school"],
         student_id=covered,
         issued_on="2026-08-20",

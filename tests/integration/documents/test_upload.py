@@ -171,6 +171,7 @@ def test_an_attestation_registers_with_finance_and_an_application_sends_nothing(
         samples.pdf(marker="izzina"),
         "izzina.pdf",
         kind="attestation",
+        issuer="Ventspils novada Sociālais dienests",
         school_id=school_world["school"],
         student_id=student,
         issued_on="2026-08-20",

@@ -29,7 +29,7 @@ def doc_status(runtime: Any, document_id: str) -> str | None:
 
 
 def test_an_upload_is_checked_by_finance_and_the_verdict_reaches_documents(
-    fin_world, finance, documents, documents_app, documents_worker
+    fin_world, finance, fin_runtime, documents, documents_app, documents_worker
 ):
     docs = documents_app.extensions["runtime"]
     tenant = fin_world.tenant()
@@ -41,6 +41,7 @@ def test_an_upload_is_checked_by_finance_and_the_verdict_reaches_documents(
         samples.pdf(marker="izzina"),
         filename="izzina.pdf",
         kind="attestation",
+        issuer="Ventspils novada Sociālais dienests",
         student_id=plan["student_id"],
         issued_on="2026-08-25",
         valid_from="2026-09-01",
@@ -50,6 +51,11 @@ def test_an_upload_is_checked_by_finance_and_the_verdict_reaches_documents(
     assert attestation.status_code == 201, attestation.json
     att_id = attestation.json["document"]["id"]
     wait_for(lambda: doc_status(docs, att_id) == "accepted", timeout=30, message="the attestation accepted")
+    from services.finance.models import Attestation
+
+    with fin_runtime.db.session() as s:  # finance recorded who issued it, from the upload's metadata
+        recorded = s.execute(select(Attestation).where(Attestation.document_id == uuid.UUID(att_id))).scalar_one()
+        assert recorded.issuer == "Ventspils novada Sociālais dienests"
     form = expense_form(student_id=plan["student_id"], plan_id=plan["plan_id"], category="meals", amount="12.30")
     receipt = upload(documents, coordinator, samples.pdf(marker="kvits-1"), **form)
     assert receipt.status_code == 201

@@ -52,6 +52,7 @@ def test_an_attestation_period_must_not_end_before_it_starts():
             "attestation",
             {
                 "student_id": uuid.uuid4(),
+                "issuer": "Ventspils novada pašvaldība",
                 "issued_on": date(2026, 8, 20),
                 "valid_from": date(2027, 1, 1),
                 "valid_to": date(2026, 9, 1),
@@ -178,6 +179,7 @@ def test_the_messages_to_finance_fit_the_contract_and_carry_no_file_name():
     assert body["amount"] == "18.40" and body["month"] == "2026-10-01" and body["duplicate_in_tenant"] is True
     doc, version = _doc(
         "attestation",
+        issuer="Ventspils novada Sociālais dienests",
         issued_on=date(2026, 8, 20),
         valid_from=date(2026, 9, 1),
         valid_to=date(2026, 12, 31),
@@ -185,6 +187,7 @@ def test_the_messages_to_finance_fit_the_contract_and_carry_no_file_name():
     )
     body = CONTRACT.get("finance.register_attestation").normalise(uploads.finance_payload(doc, version))
     assert body["categories"] == ["meals", "public_transport"] and "filename" not in body
+    assert body["issuer"] == "Ventspils novada Sociālais dienests"
 
 
 def test_every_kind_names_its_media_types_uploaders_and_message():
