@@ -20,7 +20,7 @@ from services.common.tenancy import tenant_scope
 
 from . import scope
 from .models import AuditEvent, RoleGrant, School, Tenant, User
-from .passwords import hash_password
+from .passwords import hash_password, verify_password
 from .sessions import end_user_sessions
 from .settings import IdentitySettings
 
@@ -460,6 +460,24 @@ def revoke_role(
     _audit(session, principal, "role.revoked", user, user.tenant_id, role=grant.role)
     _user_changed(session, outbox, user)
     return user
+
+
+def change_own_password(
+    session: Session, settings: IdentitySettings, principal: Principal, current: str, new: str
+) -> list[str]:
+    """Change the caller's password; end their other sessions (returned for the revocation list)."""
+    user = session.get(User, uuid.UUID(principal.user_id))
+    if user is None or not verify_password(user.password_hash, current):
+        raise ApiError(
+            403, "wrong_password", "The current password is wrong.", detail_lv="Pašreizējā parole ir nepareiza."
+        )
+    _check_password(settings, new)
+    user.password_hash = hash_password(new)
+    # the session that changed the password goes on: its refresh token must keep working
+    keep = uuid.UUID(principal.session_id) if principal.session_id else None
+    ended = end_user_sessions(session, user.id, "password_changed", keep=keep)
+    _audit(session, principal, "user.password_changed", user, user.tenant_id, sessions_ended=len(ended))
+    return ended
 
 
 def unlock_user(session: Session, principal: Principal, user_id: uuid.UUID) -> User:

@@ -17,7 +17,6 @@ from services.common.runtime import ServiceRuntime
 
 from . import admin, keys, sessions
 from .models import User
-from .passwords import verify_password
 from .schemas import (
     GrantCreateSchema,
     GrantSchema,
@@ -149,25 +148,10 @@ class Password(MethodView):
     @auth_blp.doc(security=BEARER)
     def post(self, data: dict[str, Any]) -> None:
         """Change your own password; your other sessions end."""
-        principal = current_principal()
         with rt().db.transaction() as session:
-            user = session.get(User, uuid.UUID(principal.user_id))
-            if user is None or not verify_password(user.password_hash, data["current_password"]):
-                raise ApiError(
-                    403, "wrong_password", "The current password is wrong.", detail_lv="Pašreizējā parole ir nepareiza."
-                )
-            admin._check_password(settings(), data["new_password"])
-            from .passwords import hash_password
-
-            user.password_hash = hash_password(data["new_password"])
-            # the session that changed the password goes on: its refresh token must keep working
-            ended = sessions.end_user_sessions(
-                session,
-                user.id,
-                "password_changed",
-                keep=uuid.UUID(principal.session_id) if principal.session_id else None,
+            ended = admin.change_own_password(
+                session, settings(), current_principal(), data["current_password"], data["new_password"]
             )
-            admin._audit(session, principal, "user.password_changed", user, user.tenant_id, sessions_ended=len(ended))
         revocations().revoke(ended, settings().access_token_ttl)
 
 
