@@ -131,34 +131,18 @@ def test_another_service_verifies_identity_tokens_through_the_jwks_url_across_a_
 
 
 @pytest.mark.slow
-def test_make_run_brings_everything_up_and_the_first_steps_work(tmp_path: Path):
-    """`python -m devstack.run --smoke`: servers, migrations, admin, every process, the newcomer's steps, an
-    upload reaching a verdict, stop."""
-    env = _env_without_server_urls()
-    env["IDENTITY_ADMIN_PASSWORD"] = "smoke-admin-password"
-    root = tmp_path / "run"
-    done = subprocess.run(
-        [sys.executable, "-m", "devstack.run", "--root", str(root), "--smoke"],
-        cwd=REPO,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
-    assert "smoke: admin login, municipality, school, coordinator and coordinator login all work" in done.stdout
-    assert "smoke: an upload reached finance's verdict" in done.stdout  # documents → finance → documents
-    assert "docs http://127.0.0.1:" in done.stdout
-    leftover = subprocess.run(["pgrep", "-f", str(root)], capture_output=True, text=True)
-    assert leftover.stdout.strip() == "", "processes left running after the launcher stopped"
-
-
-@pytest.mark.slow
-def test_ctrl_c_stops_make_run_and_leaves_nothing_running(tmp_path: Path):
+def test_make_run_comes_up_the_first_steps_work_and_ctrl_c_leaves_nothing_running(tmp_path: Path):
+    """`python -m devstack.run` (what `make run` runs): servers, migrations, the first admin, every process;
+    then the newcomer's steps over HTTP (admin → municipality → school → coordinator → login → an upload
+    reaching finance's verdict) against the running platform; then Ctrl-C stops every process it started."""
     import signal
 
+    import psutil
+
+    from devstack.run import smoke
+
     env = _env_without_server_urls()
-    env["IDENTITY_ADMIN_PASSWORD"] = "ctrl-c-admin-password"
+    env["IDENTITY_ADMIN_PASSWORD"] = "make-run-admin-password"
     root = tmp_path / "run"
     out = tmp_path / "launcher.out"
     with open(out, "wb") as fh:
@@ -176,7 +160,11 @@ def test_ctrl_c_stops_make_run_and_leaves_nothing_running(tmp_path: Path):
             message="the launcher to come up",
         )
         assert proc.poll() is None, out.read_text()[-3000:]
-        import psutil
+        text = out.read_text()
+        assert "docs http://127.0.0.1:" in text
+        urls = _urls_from_env_file(root / "env.sh")
+        assert set(urls) == {"identity", "plans", "documents", "finance", "notifications"}, urls
+        smoke(urls, env)  # raises on any step that fails; the upload must reach a verdict
 
         descendants = psutil.Process(proc.pid).children(recursive=True)
         names = {" ".join(p.cmdline()[:6]) for p in descendants}
@@ -189,6 +177,20 @@ def test_ctrl_c_stops_make_run_and_leaves_nothing_running(tmp_path: Path):
     assert "apturēts" in out.read_text()
     alive = [p for p in descendants if p.is_running() and p.status() != psutil.STATUS_ZOMBIE]
     assert alive == [], f"left running after Ctrl-C: {alive}"
+    leftover = subprocess.run(["pgrep", "-f", str(root)], capture_output=True, text=True)
+    assert leftover.stdout.strip() == "", "processes left running after the launcher stopped"
+
+
+def _urls_from_env_file(path: Path) -> dict[str, str]:
+    """The service URLs the launcher leaves in env.sh for a shell (`export PLANS_PUBLIC_URL=...`)."""
+    import shlex
+
+    urls = {}
+    for line in path.read_text().splitlines():
+        key, _, value = line.removeprefix("export ").partition("=")
+        if key.endswith("_PUBLIC_URL"):
+            urls[key.removesuffix("_PUBLIC_URL").lower()] = shlex.split(value)[0]
+    return urls
 
 
 def _env_without_server_urls() -> dict[str, str]:
