@@ -6,6 +6,7 @@ from functools import cache
 
 from services.common.runtime import ServiceRuntime
 
+from . import passwords
 from .models import MESSAGING, Base
 from .settings import IdentitySettings, load_identity_settings
 
@@ -16,4 +17,5 @@ def default_runtime() -> ServiceRuntime:
 
 
 def make_runtime(settings: IdentitySettings) -> ServiceRuntime:
+    passwords.configure(settings.password_time_cost, settings.password_memory_kib, settings.password_parallelism)
     return ServiceRuntime(settings, Base.metadata, MESSAGING)

@@ -16,6 +16,10 @@ class IdentitySettings(Settings):
     password_min_length: int = 12
     # a retired signing key stays in the JWKS until every token it signed has expired
     key_retire_grace: int = 60
+    # argon2id cost (RFC 9106 / OWASP: time 3, 64 MiB, 4 lanes); a changed cost rehashes at the next login
+    password_time_cost: int = 3
+    password_memory_kib: int = 65536
+    password_parallelism: int = 4
 
 
 def load_identity_settings() -> IdentitySettings:
@@ -29,4 +33,7 @@ def load_identity_settings() -> IdentitySettings:
         lockout_seconds=env.int("IDENTITY_LOCKOUT_SECONDS", 900),
         password_min_length=env.int("IDENTITY_PASSWORD_MIN_LENGTH", 12),
         key_retire_grace=env.int("IDENTITY_KEY_RETIRE_GRACE", 60),
+        password_time_cost=env.int("IDENTITY_PASSWORD_TIME_COST", 3),
+        password_memory_kib=env.int("IDENTITY_PASSWORD_MEMORY_KIB", 65536),
+        password_parallelism=env.int("IDENTITY_PASSWORD_PARALLELISM", 4),
     )

@@ -37,6 +37,10 @@ def identity_settings(make_database, redis_url) -> IdentitySettings:  # type: ig
         lockout_threshold=3,
         lockout_seconds=60,
         access_token_ttl=300,
+        # cheap hashes for the hundreds of test users; the production cost is the settings' default
+        password_time_cost=1,
+        password_memory_kib=1024,
+        password_parallelism=1,
     )
 
 
