@@ -73,6 +73,8 @@ class Document(Base):
     # attestations: the municipality or social service that issued it
     issuer: Mapped[str | None] = mapped_column(String(200))
     categories: Mapped[list[str]] = mapped_column(JSONB, default=list)
+    # expense documents that claim several costs: [{"category", "month": "YYYY-MM", "amount": "12.30"}]
+    lines: Mapped[list[dict[str, str]] | None] = mapped_column(JSONB)
     current_version: Mapped[int] = mapped_column(Integer, default=0)  # 0 until the first is stored
     version_seq: Mapped[int] = mapped_column(Integer, default=0)  # only grows: keys are never reused
     retain_until: Mapped[date] = mapped_column(Date)

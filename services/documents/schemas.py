@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import date
 from typing import Any
 
@@ -30,6 +31,35 @@ class Month(fields.Field):
             raise ValidationError("A month as YYYY-MM. / Mēnesis formātā GGGG-MM.") from None
 
 
+class ClaimLineIn(Schema):
+    """One line of a document that claims several costs (an invoice over months or categories)."""
+
+    class Meta:
+        unknown = RAISE
+
+    category = fields.String(required=True, validate=validate.OneOf(EXPENSE_CATEGORIES))
+    month = Month(required=True, metadata={"description": "YYYY-MM", "example": "2026-10"})
+    amount = fields.Decimal(required=True, places=None, metadata={"description": "euros, at most two decimals"})
+
+
+class ClaimLines(fields.Field):
+    """Lines as a JSON array in one form field (multipart has no nesting): `[{"category": ..., "month":
+    "2026-10", "amount": "12.30"}, ...]`."""
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> list[dict[str, Any]]:
+        try:
+            raw = json.loads(value) if isinstance(value, str | bytes) else value
+        except ValueError:
+            raise ValidationError("A JSON array of lines. / Rindas kā JSON masīvs.") from None
+        if not isinstance(raw, list) or not 1 <= len(raw) <= MAX_LINES:
+            raise ValidationError(f"A JSON array of 1 to {MAX_LINES} lines. / No 1 līdz {MAX_LINES} rindām.")
+        loaded: list[dict[str, Any]] = ClaimLineIn(many=True).load(raw)
+        return loaded
+
+
+MAX_LINES = 100
+
+
 class Strict(Schema):
     class Meta:
         unknown = RAISE
@@ -56,6 +86,13 @@ class MetadataFields(Strict):
     categories = fields.List(
         fields.String(validate=validate.OneOf(COMPENSATION_CATEGORIES)),
         metadata={"description": "attestations: the costs it covers (repeat the field)"},
+    )
+    lines = ClaimLines(
+        metadata={
+            "type": "string",
+            "description": "expense documents that claim several costs (an invoice): a JSON array of "
+            '{"category", "month" (YYYY-MM), "amount"} adding up to `amount`; finance makes one claim per line',
+        }
     )
 
 
@@ -101,6 +138,12 @@ class StatusChangeSchema(Schema):
     at = fields.DateTime()
 
 
+class ClaimLineOut(Schema):
+    category = fields.String()
+    month = fields.String(metadata=_MONTH)
+    amount = fields.String(metadata={"description": "euros"})
+
+
 class DocumentSchema(Schema):
     id = fields.UUID()
     tenant_id = fields.UUID()
@@ -117,6 +160,7 @@ class DocumentSchema(Schema):
     valid_to = fields.Date(allow_none=True)
     issuer = fields.String(allow_none=True)
     categories = fields.List(fields.String())
+    lines = fields.List(fields.Nested(ClaimLineOut), allow_none=True)
     current_version = fields.Integer()
     retain_until = fields.Date()
     uploaded_by = fields.UUID()

@@ -23,7 +23,7 @@ from services.common.db import Database, utcnow
 from services.common.messaging import Outbox
 
 from . import access, filecheck
-from .kinds import KINDS, REGISTER_ATTESTATION
+from .kinds import CHECK_EXPENSE, KINDS, REGISTER_ATTESTATION
 from .models import ACTIVE, RECEIVED, STORED, UPLOADING, Document, DocumentVersion, StatusChange
 from .retention import today
 from .settings import DocumentsSettings
@@ -42,6 +42,7 @@ METADATA = (
     "valid_to",
     "categories",
     "issuer",
+    "lines",
 )
 MAX_AMOUNT = Decimal("1000000.00")
 
@@ -76,11 +77,40 @@ def check_metadata(kind: str, values: dict[str, Any]) -> dict[str, Any]:
     start, end = values.get("valid_from"), values.get("valid_to")
     if start and end and start > end:
         errors["valid_to"] = "Must not be before valid_from. / Nevar būt pirms valid_from."
+    lines = values.get("lines")
+    if lines:
+        problem = _lines_problem(spec.message, lines, amount)
+        if problem:
+            errors["lines"] = problem
     if errors:
         raise access.invalid(**errors)
     if amount is not None:
         values["amount"] = amount.quantize(Decimal("0.01"))
+    if lines:
+        values["lines"] = [_stored_line(x) for x in lines]
     return values
+
+
+def _lines_problem(message: str | None, lines: list[dict[str, Any]], amount: Decimal | None) -> str | None:
+    """Lines belong to expense documents, each a sane amount, together the document's amount."""
+    if message != CHECK_EXPENSE:
+        return "Only expense documents have lines. / Rindas var būt tikai izdevumu dokumentiem."
+    amounts = [Decimal(str(x["amount"])) for x in lines]
+    if any(a <= 0 or a > MAX_AMOUNT or a.as_tuple().exponent < -2 for a in amounts):  # type: ignore[operator]
+        return "Each line: a positive amount in euros, at most two decimals. / Katrā rindā pozitīva summa eiro."
+    if amount is not None and sum(amounts, Decimal("0")) != amount:
+        return "The lines must add up to the amount. / Rindu summai jāsakrīt ar kopsummu."
+    return None
+
+
+def _stored_line(line: dict[str, Any]) -> dict[str, str]:
+    """A line as the record keeps it (JSON): the month as YYYY-MM, the amount with two decimals."""
+    month = line["month"]
+    return {
+        "category": line["category"],
+        "month": month.strftime("%Y-%m") if isinstance(month, date) else str(month)[:7],
+        "amount": str(Decimal(str(line["amount"])).quantize(Decimal("0.01"))),
+    }
 
 
 def store_upload(
@@ -322,6 +352,8 @@ def finance_payload(doc: Document, version: DocumentVersion) -> dict[str, Any]:
         )
     else:
         body.update(kind=doc.kind, plan_id=str(doc.plan_id), category=doc.category, month=doc.month, amount=doc.amount)
+        if doc.lines:
+            body["lines"] = [{**x, "month": f"{x['month']}-01"} for x in doc.lines]
     return body
 
 

@@ -222,3 +222,66 @@ def test_the_same_bytes_again_in_a_tenant_are_stored_again_and_flagged_to_the_up
     other = school_world["stranger"]
     elsewhere = upload(documents, other, data, **expense_form())
     assert elsewhere.status_code == 201 and elsewhere.json["duplicate"] is False
+
+
+def test_an_invoice_with_lines_is_stored_shown_and_sent_to_finance_line_by_line(
+    documents, docs_runtime, documents_settings, school_world
+):
+    import json
+
+    coordinator = school_world["coordinator"]
+    lines = [
+        {"category": "meals", "month": "2026-10", "amount": "12.30"},
+        {"category": "learning_materials", "month": "2026-11", "amount": "7.7"},
+    ]
+    refused = {
+        "not JSON": "meals 12.30",
+        "an empty array": "[]",
+        "a line without its month": json.dumps([{"category": "meals", "amount": "20.00"}]),
+        "an unknown category": json.dumps([{"category": "sweets", "month": "2026-10", "amount": "20.00"}]),
+        "lines not adding up": json.dumps([{**lines[0], "amount": "12.31"}, lines[1]]),
+        "three decimals": json.dumps([{**lines[0], "amount": "12.295"}, {**lines[1], "amount": "7.705"}]),
+    }
+    for why, value in refused.items():
+        resp = upload(documents, coordinator, samples.pdf(marker=why), **expense_form(kind="invoice", lines=value))
+        assert resp.status_code == 422, why
+        assert resp.json["code"] == "invalid_input" and set(resp.json["errors"]) == {"lines"}, (why, resp.json)
+    attestation = upload(
+        documents,
+        coordinator,
+        samples.pdf(marker="att"),
+        kind="attestation",
+        student_id=str(uuid.uuid4()),
+        issuer="Ventspils novada Sociālais dienests",
+        issued_on="2026-08-25",
+        valid_from="2026-09-01",
+        valid_to="2026-12-22",
+        categories=["meals"],
+        lines=json.dumps(lines),
+    )
+    assert attestation.status_code == 422 and set(attestation.json["errors"]) == {"lines"}
+    assert count_documents(docs_runtime) == 0  # nothing refused was kept
+
+    resp = upload(
+        documents,
+        coordinator,
+        samples.pdf(marker="rekins"),
+        **expense_form(kind="invoice", amount="20", lines=json.dumps(lines)),
+    )
+    assert resp.status_code == 201, resp.json
+    doc_id = resp.json["document"]["id"]
+    stored = [
+        {"category": "meals", "month": "2026-10", "amount": "12.30"},
+        {"category": "learning_materials", "month": "2026-11", "amount": "7.70"},
+    ]
+    assert resp.json["document"]["lines"] == stored
+    assert documents.get(f"/documents/{doc_id}", headers=coordinator["headers"]).json["lines"] == stored
+    [message] = wait_for(
+        lambda: queued(documents_settings.broker_url, "finance", "finance.check_expense_document"),
+        timeout=10,
+        message="the check message",
+    )
+    assert message["payload"]["lines"] == [
+        {"category": "meals", "month": "2026-10-01", "amount": "12.30"},
+        {"category": "learning_materials", "month": "2026-11-01", "amount": "7.70"},
+    ]

@@ -159,3 +159,48 @@ def test_the_scheduler_builds_last_months_statements_on_the_statement_day(fin_wo
         built = statements.latest_of(s, uuid.UUID(tenant["id"]), date(2026, 10, 1))
         assert built is not None and built.trigger == "schedule" and str(built.total) == "20.00"
         assert statements.latest_of(s, uuid.UUID(quiet["id"]), date(2026, 10, 1)) is None
+
+
+def test_an_invoice_with_lines_becomes_one_checked_claim_per_line(
+    fin_world, finance, fin_runtime, documents, documents_app, documents_worker
+):
+    import json
+
+    from services.finance.models import Claim
+
+    docs = documents_app.extensions["runtime"]
+    tenant = fin_world.tenant()
+    coordinator = fin_world.user(tenant, "school_coordinator", school=True)
+    plan = fin_world.plan(tenant)
+    attestation = upload(
+        documents,
+        coordinator,
+        samples.pdf(marker="izzina-rindas"),
+        filename="izzina.pdf",
+        kind="attestation",
+        issuer="Ventspils novada Sociālais dienests",
+        student_id=plan["student_id"],
+        issued_on="2026-08-25",
+        valid_from="2026-09-01",
+        valid_to="2026-12-22",
+        categories=["meals", "public_transport"],
+    )
+    att_id = attestation.json["document"]["id"]
+    wait_for(lambda: doc_status(docs, att_id) == "accepted", timeout=30, message="the attestation accepted")
+    lines = [
+        {"category": "meals", "month": "2026-10", "amount": "10.00"},
+        {"category": "public_transport", "month": "2026-11", "amount": "8.00"},
+    ]
+    form = expense_form(
+        kind="invoice", student_id=plan["student_id"], plan_id=plan["plan_id"], amount="18.00", lines=json.dumps(lines)
+    )
+    invoice = upload(documents, coordinator, samples.pdf(marker="rekins-rindas"), **form)
+    assert invoice.status_code == 201, invoice.json
+    doc_id = invoice.json["document"]["id"]
+    wait_for(lambda: doc_status(docs, doc_id) == "accepted", timeout=30, message="finance's verdict in documents")
+    with fin_runtime.db.session() as s:
+        claims = s.execute(select(Claim).where(Claim.document_id == uuid.UUID(doc_id)).order_by(Claim.line)).scalars()
+        assert [(c.line, c.category, c.month, str(c.amount), c.status) for c in claims] == [
+            (1, "meals", date(2026, 10, 1), "10.00", "accepted"),
+            (2, "public_transport", date(2026, 11, 1), "8.00", "accepted"),
+        ]
