@@ -60,6 +60,44 @@ def make_celery(settings: Settings, contract: Contract) -> Celery:
     return app
 
 
+def install_unacked_restore(app: Celery, interval: float) -> None:
+    """Sweep every `interval` seconds for messages a lost worker took and never acknowledged, and put those
+    older than the visibility timeout back on their queues (DESIGN.md, traps: a whole worker killed)."""
+
+    class RestoreUnacked(bootsteps.StartStopStep):
+        requires = {"celery.worker.consumer.tasks:Tasks"}
+
+        def __init__(self, c: Any, **kwargs: Any) -> None:
+            self.tref: Any = None
+
+        def start(self, c: Any) -> None:
+            # on the worker's event loop, like kombu's own sweep: the channel is not shared across threads
+            self.tref = c.timer.call_repeatedly(interval, _restore_unacked, (c,), priority=10)
+
+        def stop(self, c: Any) -> None:
+            if self.tref is not None:
+                self.tref.cancel()
+                self.tref = None
+
+        def shutdown(self, c: Any) -> None:
+            self.stop(c)
+
+    app.steps["consumer"].add(RestoreUnacked)
+
+
+def _restore_unacked(consumer: Any) -> None:
+    channel = getattr(getattr(consumer, "task_consumer", None), "channel", None)
+    restore = getattr(getattr(channel, "qos", None), "restore_visible", None)
+    if restore is None:  # not the Redis transport: nothing to sweep
+        return
+    try:
+        # interval=1: sweep on this call (kombu's own calls sweep on every tenth); a Redis mutex keeps one
+        # sweep at a time across workers
+        restore(num=getattr(channel, "unacked_restore_limit", None), interval=1)
+    except Exception:  # the broker is away: the next sweep tries again
+        structlog.get_logger(__name__).warning("unacked_restore_failed", exc_info=True)
+
+
 def install_outbox_relay(app: Celery, outbox_factory: Any, interval: float) -> None:
     """Run the outbox relay thread inside every worker of this app."""
     from .messaging import RelayThread

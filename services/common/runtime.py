@@ -8,7 +8,7 @@ import redis
 from celery import Celery
 from sqlalchemy import MetaData
 
-from .celery_app import install_outbox_relay, make_celery
+from .celery_app import install_outbox_relay, install_unacked_restore, make_celery
 from .contracts import CONTRACT, Contract
 from .db import Database
 from .logging import configure_logging
@@ -36,6 +36,7 @@ class ServiceRuntime:
         configure_logging(self.settings.service, self.settings.log_format, self.settings.log_level)
         app = make_celery(self.settings, self.contract)
         install_outbox_relay(app, lambda: self.outbox, self.settings.outbox_relay_interval)
+        install_unacked_restore(app, self.settings.broker_restore_interval)
         return app
 
     @cached_property

@@ -28,6 +28,9 @@ class Settings:
     task_soft_time_limit: int = 120
     task_time_limit: int = 150
     broker_visibility_timeout: int = 600
+    # seconds between sweeps that put a lost worker's unacknowledged messages back once their visibility
+    # timeout has passed (kombu alone sweeps only at a worker's start and about every 100 s)
+    broker_restore_interval: float = 30.0
     task_max_retries: int = 8
     task_retry_backoff: float = 1.0  # seconds before the first retry; doubles each time
     outbox_relay_interval: float = 1.0
@@ -74,6 +77,7 @@ def common_values(service: str, env: Env | None = None, *, database: bool = True
         task_soft_time_limit=env.int("TASK_SOFT_TIME_LIMIT", 120),
         task_time_limit=env.int("TASK_TIME_LIMIT", 150),
         broker_visibility_timeout=env.int("BROKER_VISIBILITY_TIMEOUT", 600),
+        broker_restore_interval=env.float("BROKER_RESTORE_INTERVAL", 30.0),
         task_max_retries=env.int("TASK_MAX_RETRIES", 8),
         task_retry_backoff=env.float("TASK_RETRY_BACKOFF", 1.0),
         outbox_relay_interval=env.float("OUTBOX_RELAY_INTERVAL", 1.0),

@@ -195,6 +195,35 @@ def test_a_worker_killed_mid_task_does_not_lose_the_message(runtime, probe_env, 
     assert len(effects(runtime, 9)) == 1
 
 
+def test_a_whole_worker_killed_mid_task_gets_its_message_back_from_the_restore_sweep(runtime, probe_env, worker):
+    """SIGKILL to the worker's whole process group leaves the message unacknowledged in Redis; a new worker
+    puts it back once the visibility timeout has passed (the periodic sweep, not kombu's 100 s one) and runs it
+    once."""
+    import os
+    import signal
+
+    worker.stop()  # the module's worker (visibility 600 s) must not take the message first
+    short = {**probe_env, "PROBE_VISIBILITY_TIMEOUT": "4", "PROBE_RESTORE_INTERVAL": "0.5"}
+    doomed = Worker("tests.support.probe_worker", "probe", short, log_path("probe-worker-killed")).start()
+    try:
+        with runtime.db.session() as s:
+            runtime.outbox.publish(s, "probe.slow_record", {"value": 13})
+        wait_for(lambda: effects_uncommitted_started(doomed), message="the slow task to start")
+        assert doomed.proc is not None
+        os.killpg(doomed.proc.pid, signal.SIGKILL)  # the main process and its pool: nothing acknowledges
+        doomed.proc.wait(10)
+        successor = Worker("tests.support.probe_worker", "probe", short, log_path("probe-worker-successor")).start()
+        try:
+            # kombu alone would sweep again only about 100 s after the successor started
+            wait_for(lambda: effects(runtime, 13), timeout=20, message="the lost message restored and run")
+            time.sleep(1.0)
+            assert len(effects(runtime, 13)) == 1
+        finally:
+            successor.stop()
+    finally:
+        worker.start()
+
+
 def effects_uncommitted_started(worker: Worker) -> bool:
     return "probe.slow_record" in worker.log_text() and "received" in worker.log_text().lower()
 
