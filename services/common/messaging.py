@@ -104,11 +104,23 @@ def envelope(row: Any) -> dict[str, Any]:
 class Outbox:
     """Write messages in the caller's transaction; relay them to the broker after commit."""
 
-    def __init__(self, engine: Engine, celery: Celery, tables: MessagingTables, contract: Contract) -> None:
+    def __init__(
+        self,
+        engine: Engine,
+        celery: Celery,
+        tables: MessagingTables,
+        contract: Contract,
+        *,
+        test_duplicate_sends: bool = False,
+    ) -> None:
         self.engine = engine
         self.celery = celery
         self.table = tables.outbox
         self.contract = contract
+        # tests only (settings refuse it outside a test run): each message is sent twice, same id and body
+        self.test_duplicate_sends = test_duplicate_sends
+        if test_duplicate_sends:
+            log.warning("outbox_test_duplicate_sends_on")
 
     def publish(
         self,
@@ -175,13 +187,14 @@ class Outbox:
                 query = query.where(self.table.c.id.in_(list(ids)))
             for row in conn.execute(query).all():
                 try:
-                    self.celery.send_task(
-                        row.task_name,
-                        kwargs={"message": envelope(row)},
-                        queue=row.queue,
-                        task_id=str(row.id),
-                        retry=False,
-                    )
+                    for _copy in range(2 if self.test_duplicate_sends else 1):
+                        self.celery.send_task(
+                            row.task_name,
+                            kwargs={"message": envelope(row)},
+                            queue=row.queue,
+                            task_id=str(row.id),
+                            retry=False,
+                        )
                 except Exception as exc:
                     delay = min(60.0, 2.0 ** min(row.attempts, 6)) * (0.5 + random.random())
                     conn.execute(

@@ -41,7 +41,13 @@ class ServiceRuntime:
 
     @cached_property
     def outbox(self) -> Outbox:
-        return Outbox(self.db.engine, self.celery, self.tables, self.contract)
+        return Outbox(
+            self.db.engine,
+            self.celery,
+            self.tables,
+            self.contract,
+            test_duplicate_sends=self.settings.test_duplicate_sends,
+        )
 
     @cached_property
     def consumers(self) -> Consumers:

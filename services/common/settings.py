@@ -37,6 +37,8 @@ class Settings:
     jwks_cache_seconds: int = 300
     # behind the gateway: trust X-Forwarded-* (prefix, scheme, host) from the one proxy in front
     behind_proxy: bool = False
+    # tests only: the outbox sends every message twice, as an at-least-once broker may (see common_values)
+    test_duplicate_sends: bool = False
     extra: dict[str, Any] = field(default_factory=dict)
 
     def replace(self, **changes: Any) -> Settings:
@@ -56,6 +58,20 @@ def read_env() -> Env:
     env = Env()
     env.read_env(override=False)  # a .env file never wins over the real environment
     return env
+
+
+# A fault the end-to-end tests inject: every message sent twice. Honoured only in a test run, so a stray
+# variable in production stops the service at start instead of doubling its traffic.
+DUPLICATE_SENDS_VAR = "PUMPURS_TEST_ONLY_DUPLICATE_EVERY_MESSAGE"
+TEST_RUN_VAR = "PUMPURS_TEST_RUN"
+
+
+def _test_duplicate_sends(env: Env) -> bool:
+    if not env.bool(DUPLICATE_SENDS_VAR, False):
+        return False
+    if env.str(TEST_RUN_VAR, "") != "1":
+        raise ValueError(f"{DUPLICATE_SENDS_VAR} is a test-only fault; it is refused unless {TEST_RUN_VAR}=1")
+    return True
 
 
 def common_values(service: str, env: Env | None = None, *, database: bool = True) -> dict[str, Any]:
@@ -83,6 +99,7 @@ def common_values(service: str, env: Env | None = None, *, database: bool = True
         outbox_relay_interval=env.float("OUTBOX_RELAY_INTERVAL", 1.0),
         jwks_cache_seconds=env.int("JWKS_CACHE_SECONDS", 300),
         behind_proxy=env.bool("BEHIND_PROXY", False),
+        test_duplicate_sends=_test_duplicate_sends(env),
     )
 
 

@@ -116,6 +116,18 @@ def test_a_redelivered_message_has_one_effect(runtime, worker):
     assert len(effects(runtime, 3)) == 1
 
 
+def test_with_the_test_only_duplicate_switch_each_message_goes_twice_and_has_one_effect(runtime, worker):
+    from services.common.messaging import Outbox
+
+    doubling = Outbox(runtime.db.engine, runtime.celery, runtime.tables, runtime.contract, test_duplicate_sends=True)
+    skipped = worker.log_text().count("message_duplicate_skipped")
+    with runtime.db.session() as s:
+        [mid] = doubling.publish(s, "probe.record", {"value": 4})
+    wait_for(lambda: effects(runtime, 4), message="the effect")
+    wait_for(lambda: worker.log_text().count("message_duplicate_skipped") > skipped, message="the copy skipped")
+    assert [r.message_id for r in effects(runtime, 4)] == [str(mid)]
+
+
 def test_an_invalid_payload_on_receive_is_dead_lettered_without_effect(runtime, worker):
     envelope = {
         "message_id": str(uuid.uuid4()),
