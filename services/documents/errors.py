@@ -24,6 +24,27 @@ def unreadable(what: str) -> Refused:
     )
 
 
+def hidden_content(what: str) -> Refused:
+    """Another file or a web page inside or after this one (a polyglot): refused whatever it is."""
+    return Refused(
+        "hidden_content",
+        f"The {what} file carries other content (an archive, a web page or data after its end); "
+        "save or scan the document again as a plain file.",
+        f"{what} datnē ir cits saturs (arhīvs, tīmekļa lapa vai dati aiz tās beigām); "
+        "saglabājiet vai skenējiet dokumentu vēlreiz kā parastu datni.",
+        media_type=what,
+    )
+
+
+def embedded_file(what: str) -> Refused:
+    return Refused(
+        "embedded_file",
+        f"{what} files with other files embedded in them are not accepted.",
+        f"{what} datnes ar tajās iegultām citām datnēm netiek pieņemtas.",
+        media_type=what,
+    )
+
+
 class StorageUnavailable(ApiError):
     """Object storage cannot be reached now; nothing was stored, try again shortly."""
 

@@ -8,18 +8,18 @@ holds a whole upload in memory.
 from __future__ import annotations
 
 import hashlib
+import mimetypes
 import re
-import struct
 import unicodedata
 import warnings
 import zipfile
-import zlib
 from dataclasses import dataclass
 from typing import IO
 
 import filetype
 
-from .errors import Refused, unreadable
+from .errors import Refused, embedded_file, hidden_content, unreadable
+from .imagecheck import check_jpeg, check_png
 from .kinds import JPEG, PDF, PNG, XLSX
 from .pdfcheck import check_pdf
 
@@ -29,6 +29,10 @@ HEAD = 8192
 MAX_UNPACKED = 100 * 1024 * 1024
 MAX_RATIO = 100
 MAX_ENTRIES = 5000
+# where readers look for a type's signature or for markup: a PDF header anywhere in the first KiB
+# makes a PDF for most readers, and markup there lets a browser take the file for a web page
+SNIFF_WINDOW = 1024
+MARKUP = re.compile(rb"<(?:script|html|!doctype\s+html|iframe|body|head|svg|object|embed|\?php)[\s>/]", re.IGNORECASE)
 
 ARCHIVES = frozenset(
     {
@@ -52,7 +56,26 @@ ARCHIVES = frozenset(
         "application/epub+zip",
     }
 )
-EXTENSIONS = {".pdf": PDF, ".jpg": JPEG, ".jpeg": JPEG, ".png": PNG, ".xlsx": XLSX}
+# archives nested in a workbook, by their first bytes or their names; OLE is how Office embeds objects
+ARCHIVE_SIGNATURES = (
+    b"PK\x03\x04",
+    b"PK\x05\x06",
+    b"\x1f\x8b",
+    b"BZh",
+    b"7z\xbc\xaf\x27\x1c",
+    b"Rar!\x1a\x07",
+    b"\xfd7zXZ\x00",
+    b"\x28\xb5\x2f\xfd",
+)
+ARCHIVE_SUFFIXES = (".zip", ".gz", ".tgz", ".bz2", ".7z", ".rar", ".xz", ".zst", ".tar", ".jar", ".cab")
+OLE_SIGNATURE = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
+EXTENSIONS = {".pdf": PDF, ".jpg": JPEG, ".jpeg": JPEG, ".jpe": JPEG, ".png": PNG, ".xlsx": XLSX}
+# extensions that name some other type (Python's own table, not the machine's) or a program
+_OTHER_TYPES = mimetypes.MimeTypes()
+PROGRAMS = frozenset(
+    {".exe", ".com", ".scr", ".bat", ".cmd", ".msi", ".dll", ".jar", ".js", ".mjs", ".vbs", ".vbe", ".wsf"}
+    | {".ps1", ".hta", ".lnk", ".sh", ".apk", ".app", ".svg"}
+)
 SUFFIX = {PDF: ".pdf", JPEG: ".jpg", PNG: ".png", XLSX: ".xlsx"}
 NAMES_LV = {PDF: "PDF", JPEG: "JPEG", PNG: "PNG", XLSX: "XLSX"}
 
@@ -123,14 +146,7 @@ def inspect_file(stream: IO[bytes], *, filename: str, allowed: frozenset[str], m
         stream.seek(0)
         check_xlsx(stream)
         media_type = XLSX
-    claimed = EXTENSIONS.get(_extension(filename))
-    if claimed is not None and claimed != media_type:
-        raise Refused(
-            "type_mismatch",
-            f"The file is named as {NAMES_LV[claimed]} but its content is {NAMES_LV.get(media_type, media_type)}.",
-            f"Datnes nosaukums norāda uz {NAMES_LV[claimed]}, bet saturs ir {NAMES_LV.get(media_type, media_type)}.",
-            media_type=media_type,
-        )
+    check_extension(filename, media_type)
     if media_type not in allowed:
         raise Refused(
             "type_not_allowed",
@@ -139,6 +155,7 @@ def inspect_file(stream: IO[bytes], *, filename: str, allowed: frozenset[str], m
             media_type=media_type,
             allowed=sorted(allowed),
         )
+    check_head(head, media_type)
     stream.seek(0)
     if media_type == PDF:
         check_pdf(stream)
@@ -146,8 +163,47 @@ def inspect_file(stream: IO[bytes], *, filename: str, allowed: frozenset[str], m
         check_png(stream)
     elif media_type == JPEG:
         check_jpeg(stream)
+    if media_type != XLSX and is_also_zip(stream):
+        raise hidden_content(NAMES_LV.get(media_type, media_type))
     stream.seek(0)
     return Inspected(media_type, size, sha256)
+
+
+def check_extension(filename: str, media_type: str) -> None:
+    """Refuse a name whose extension says another type than the bytes (a PNG named .pdf, a program named .jpg)."""
+    ext = _extension(filename)
+    if not ext:
+        return
+    claimed = EXTENSIONS.get(ext)
+    if claimed == media_type or (claimed is None and media_type not in NAMES_LV):
+        return  # a type the service does not take at all is refused as such, whatever its name
+    if claimed is None and ext not in PROGRAMS and _OTHER_TYPES.guess_type("x" + ext)[0] is None:
+        return  # not an extension at all ("kvīts 12.10.2026"): the stored name gets the right one
+    named = NAMES_LV[claimed] if claimed else ext
+    content = NAMES_LV.get(media_type, media_type)
+    raise Refused(
+        "type_mismatch",
+        f"The file is named as {named} but its content is {content}.",
+        f"Datnes nosaukums norāda uz {named}, bet saturs ir {content}.",
+        media_type=media_type,
+    )
+
+
+def check_head(head: bytes, media_type: str) -> None:
+    """Refuse a file whose first bytes also make another type: a PDF header or web markup where readers look."""
+    window = head[:SNIFF_WINDOW]
+    if (media_type != PDF and b"%PDF-" in window) or MARKUP.search(window):
+        raise hidden_content(NAMES_LV.get(media_type, media_type))
+
+
+def is_also_zip(stream: IO[bytes]) -> bool:
+    """Whether a zip reader finds an archive with entries in this file (its directory is read from the end)."""
+    stream.seek(0)
+    try:
+        with zipfile.ZipFile(stream) as archive:
+            return bool(archive.infolist())
+    except (zipfile.BadZipFile, OSError, ValueError, EOFError):
+        return False
 
 
 def _extension(filename: str) -> str:
@@ -155,96 +211,18 @@ def _extension(filename: str) -> str:
     return name[name.rfind(".") :] if "." in name else ""
 
 
-# ---- images ------------------------------------------------------------------------------------
-
-PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
-
-
-def check_png(stream: IO[bytes]) -> None:
-    """Walk the chunks: IHDR first, every CRC right, at least one IDAT, IEND last with nothing after."""
-    if stream.read(8) != PNG_SIGNATURE:
-        raise unreadable("PNG")
-    first, seen_idat = True, False
-    while True:
-        header = stream.read(8)
-        if len(header) < 8:
-            raise unreadable("PNG")
-        length, ctype = struct.unpack(">I4s", header)
-        if (first and (ctype != b"IHDR" or length != 13)) or length > 2**31 - 1:
-            raise unreadable("PNG")
-        first = False
-        crc = zlib.crc32(ctype)
-        left = length
-        while left:
-            data = stream.read(min(left, CHUNK))
-            if not data:
-                raise unreadable("PNG")
-            crc = zlib.crc32(data, crc)
-            left -= len(data)
-        stored = stream.read(4)
-        if len(stored) < 4 or struct.unpack(">I", stored)[0] != crc & 0xFFFFFFFF:
-            raise unreadable("PNG")
-        seen_idat = seen_idat or ctype == b"IDAT"
-        if ctype == b"IEND":
-            break
-    if not seen_idat or stream.read(1):
-        raise unreadable("PNG")
-
-
-_STANDALONE = {0x01, *range(0xD0, 0xD8)}
-_SOF = set(range(0xC0, 0xD0)) - {0xC4, 0xC8, 0xCC}
-
-
-def check_jpeg(stream: IO[bytes]) -> None:
-    """Walk the segments from SOI to the start of scan; a frame header with a size must come first."""
-    if stream.read(2) != b"\xff\xd8":
-        raise unreadable("JPEG")
-    seen_frame = False
-    for _ in range(10_000):
-        byte = stream.read(1)
-        if byte != b"\xff":
-            raise unreadable("JPEG")
-        marker = stream.read(1)
-        while marker == b"\xff":  # fill bytes
-            marker = stream.read(1)
-        if not marker:
-            raise unreadable("JPEG")
-        code = marker[0]
-        if code in _STANDALONE:
-            continue
-        if code == 0xD9:
-            raise unreadable("JPEG")
-        raw = stream.read(2)
-        if len(raw) < 2 or struct.unpack(">H", raw)[0] < 2:
-            raise unreadable("JPEG")
-        length = struct.unpack(">H", raw)[0]
-        if code == 0xDA:
-            if not seen_frame:
-                raise unreadable("JPEG")
-            return
-        body = stream.read(length - 2)
-        if len(body) < length - 2:
-            raise unreadable("JPEG")
-        if code in _SOF:
-            if len(body) < 5:
-                raise unreadable("JPEG")
-            height, width = struct.unpack(">HH", body[1:5])
-            if not (height and width):
-                raise unreadable("JPEG")
-            seen_frame = True
-    raise unreadable("JPEG")
-
-
 # ---- XLSX: a zip that is a workbook, and not a bomb -----------------------------------------------
 
 
 def check_xlsx(stream: IO[bytes]) -> None:
+    """A workbook, not a bomb: sizes and count as its directory declares them, no archive or object inside."""
     try:
         archive = zipfile.ZipFile(stream)
-    except (zipfile.BadZipFile, OSError, ValueError):
+    except (zipfile.BadZipFile, OSError, ValueError, EOFError):
         raise unreadable("XLSX") from None
     with archive:
         infos = archive.infolist()
+        # a reader never unpacks more than an entry declares, so the declared sizes bound the work
         unpacked = sum(i.file_size for i in infos)
         packed = sum(i.compress_size for i in infos) or 1
         if (
@@ -257,8 +235,11 @@ def check_xlsx(stream: IO[bytes]) -> None:
                 "The archive unpacks to far more than it weighs.",
                 "Arhīvs atpakojot kļūst daudzkārt lielāks nekā augšupielādētais.",
             )
-        names = {i.filename for i in infos}
-        if not {"[Content_Types].xml", "xl/workbook.xml"} <= names:
+        names = [i.filename for i in infos]
+        # two entries of one name are read differently by different programs; encrypted ones not at all
+        if len(set(names)) != len(names) or any(i.flag_bits & 0x1 for i in infos):
+            raise unreadable("XLSX")
+        if not {"[Content_Types].xml", "xl/workbook.xml"} <= set(names):
             raise archive_refused()
         if any(n.lower().endswith("vbaproject.bin") for n in names):
             raise Refused(
@@ -266,6 +247,19 @@ def check_xlsx(stream: IO[bytes]) -> None:
                 "Workbooks with macros are not accepted.",
                 "Darbgrāmatas ar makro netiek pieņemtas.",
             )
+        if any(n.lower().startswith("xl/activex/") for n in names):
+            raise Refused(
+                "active_content",
+                "Workbooks with ActiveX controls are not accepted.",
+                "Darbgrāmatas ar ActiveX vadīklām netiek pieņemtas.",
+                found="activeX",
+            )
+        for info in infos:  # bounded: the declared sizes were checked above
+            inner = _entry_head(archive, info)
+            if inner.startswith(ARCHIVE_SIGNATURES) or info.filename.lower().endswith(ARCHIVE_SUFFIXES):
+                raise archive_refused()
+            if info.filename.lower().startswith("xl/embeddings/") or inner.startswith(OLE_SIGNATURE):
+                raise embedded_file("XLSX")
         content_types = archive.read("[Content_Types].xml")
         if b"spreadsheetml.sheet.main+xml" not in content_types:
             raise archive_refused()
@@ -287,6 +281,21 @@ def check_xlsx(stream: IO[bytes]) -> None:
         raise unreadable("XLSX") from None
 
 
+def _entry_head(archive: zipfile.ZipFile, info: zipfile.ZipInfo) -> bytes:
+    """The first bytes of an entry, after unpacking it whole: never past its declared size, and its CRC
+    must match (a part that unpacks to more than it declares fails here)."""
+    if info.is_dir():
+        return b""
+    try:
+        with archive.open(info) as entry:
+            head = entry.read(8)
+            while entry.read(CHUNK):
+                pass
+            return head
+    except (zipfile.BadZipFile, OSError, ValueError, EOFError, NotImplementedError, RuntimeError):
+        raise unreadable("XLSX") from None
+
+
 # ---- file names ------------------------------------------------------------------------------------
 
 # a Latvian personal code (DDMMYY-XXXXX, or 11 digits): never kept in a name, a header or a URL
@@ -294,7 +303,8 @@ _PERSONAL_CODE = re.compile(r"(?<!\d)\d{6}-?\d{5}(?!\d)")
 
 
 def safe_filename(name: str | None, media_type: str) -> str:
-    """The original file name as shown and downloaded: no path, no control characters, no personal code."""
+    """The original file name as shown and downloaded: no path, no control characters, no personal code,
+    and ending in the extension of what the bytes are."""
     base = (name or "").replace("\\", "/").rsplit("/", 1)[-1]
     base = unicodedata.normalize("NFC", base)
     base = "".join(ch for ch in base if unicodedata.category(ch)[0] != "C")
@@ -302,6 +312,8 @@ def safe_filename(name: str | None, media_type: str) -> str:
     suffix = SUFFIX.get(media_type, "")
     if not base:
         return "dokuments" + suffix
+    if suffix and EXTENSIONS.get(_extension(base)) != media_type:
+        base = base[: 200 - len(suffix)] + suffix
     if len(base) > 200:
         stem, dot, ext = base.rpartition(".")
         base = (stem[: 200 - len(ext) - 1] + dot + ext) if dot and len(ext) <= 10 else base[:200]

@@ -285,3 +285,63 @@ def test_an_invoice_with_lines_is_stored_shown_and_sent_to_finance_line_by_line(
         {"category": "meals", "month": "2026-10-01", "amount": "12.30"},
         {"category": "learning_materials", "month": "2026-11-01", "amount": "7.70"},
     ]
+
+
+def _rows(runtime) -> dict[str, int]:  # type: ignore[no-untyped-def]
+    """Rows in every table of documents' own database."""
+    from sqlalchemy import func, select
+
+    from services.documents.models import Base
+
+    with runtime.db.session() as s:
+        tables = Base.metadata.sorted_tables
+        return {t.name: s.execute(select(func.count()).select_from(t)).scalar_one() for t in tables}
+
+
+# one of each way in, through HTTP (the unit tests walk every variant of each)
+HOSTILE_OVER_HTTP = [
+    "pdf that is also a zip",
+    "png with html after IEND",
+    "jpeg with a zip appended",
+    "gifar named as jpeg",
+    "workbook declaring 200 MB",
+    "workbook with a zip inside",
+    "pdf opening with launch",
+    "pdf with an xfa form",
+    "pdf with an attachment",
+    "program named as jpeg",
+    "png claiming 100 000 × 100 000",
+    "jpeg claiming 65 000 × 65 000",
+    "pdf without %%EOF",
+    "jpeg cut inside its image data",
+    "empty file",
+]
+
+
+@pytest.mark.parametrize("case", HOSTILE_OVER_HTTP)
+def test_a_hostile_file_leaves_no_row_no_object_and_no_message(
+    documents, docs_runtime, documents_settings, school_world, case
+):
+    from tests.unit.documents.test_hostile_files import HOSTILE
+
+    make, name, code = HOSTILE[case]
+    tenant = school_world["tenant"]["id"]
+    kind = "timesheet" if name.endswith(".xlsx") else "expense_receipt"  # a kind that takes workbooks
+    first = upload(documents, school_world["coordinator"], samples.pdf(marker="ok"), **expense_form(kind=kind))
+    assert first.status_code == 201
+    rows, keys = _rows(docs_runtime), bucket_keys(docs_runtime, tenant)
+    sent = queued(documents_settings.broker_url, "finance", "finance.check_expense_document")
+
+    resp = upload(documents, school_world["coordinator"], make(), name, **expense_form(kind=kind))
+    again = upload(
+        documents, school_world["coordinator"], make(), name, f"/documents/{first.json['document']['id']}/versions"
+    )
+
+    for answer in (resp, again):
+        assert answer.status_code == 422 and answer.mimetype == "application/problem+json"
+        body = answer.json
+        assert body["code"] == code and body["title_lv"] == "Datne noraidīta" and body["detail_lv"] != body["detail"]
+    assert _rows(docs_runtime) == rows and bucket_keys(docs_runtime, tenant) == keys
+    assert queued(documents_settings.broker_url, "finance", "finance.check_expense_document") == sent
+    doc = documents.get(f"/documents/{first.json['document']['id']}", headers=school_world["coordinator"]["headers"])
+    assert doc.json["current_version"] == 1
