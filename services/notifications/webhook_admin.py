@@ -85,7 +85,10 @@ def create(session: Session, principal: Principal, data: dict[str, Any], allowed
 
 def get(session: Session, principal: Principal, webhook_id: uuid.UUID) -> Webhook:
     hook = session.get(Webhook, webhook_id)
-    if hook is None:
+    # another tenant's webhook answers as a missing one, word for word: the id tells nothing
+    if hook is None or not (
+        str(hook.tenant_id) in principal.tenant_ids() or can_manage(session, principal, hook.tenant_id)
+    ):
         raise NotFound("webhook")
     ensure_manager(session, principal, hook.tenant_id)
     return hook

@@ -51,7 +51,13 @@ def test_the_tenants_coordinators_manage_its_webhooks_and_no_one_else(notifs, ca
     assert _create(notifs, cast, "director", receiver.url).json["code"] == "forbidden"
     assert _create(notifs, cast, "coordinator", receiver.url).json["code"] == "forbidden"
     assert notifs.get(path, headers=cast.headers("director")).status_code == 403
-    assert notifs.get(path, headers=cast.headers("other_municipality")).status_code == 404
+    foreign = notifs.get(path, headers=cast.headers("other_municipality"))
+    missing = notifs.get(f"/webhooks/{uuid.uuid4()}", headers=cast.headers("other_municipality"))
+    assert foreign.status_code == missing.status_code == 404
+    # the same words as for an id that names nothing: no trace that this webhook exists
+    assert {k: v for k, v in foreign.json.items() if k not in ("instance", "request_id")} == {
+        k: v for k, v in missing.json.items() if k not in ("instance", "request_id")
+    }
     assert notifs.delete(path, headers=cast.headers("other_municipality")).status_code == 404
     assert notifs.get("/webhooks", headers=cast.headers("other_municipality")).json["total"] == 0
     assert notifs.get("/webhooks").status_code == 401
