@@ -304,12 +304,17 @@ def _manageable_user(session: Session, principal: Principal, user_id: uuid.UUID)
     return user
 
 
-def _grant_request(session: Session, data: dict[str, Any]) -> scope.GrantRequest:
+def _sees(principal: Principal, tenant: Tenant) -> bool:
+    return principal.can_see_tenant(str(tenant.id), tenant.region)
+
+
+def _grant_request(session: Session, data: dict[str, Any], principal: Principal | None = None) -> scope.GrantRequest:
+    """The grant asked for; a tenant or school the principal cannot see is missing, as one that does not exist."""
     tenant = session.get(Tenant, data["tenant_id"]) if data.get("tenant_id") else None
     school = session.get(School, data["school_id"]) if data.get("school_id") else None
-    if data.get("tenant_id") and tenant is None:
+    if data.get("tenant_id") and (tenant is None or (principal is not None and not _sees(principal, tenant))):
         raise NotFound("tenant")
-    if data.get("school_id") and school is None:
+    if data.get("school_id") and (school is None or (principal is not None and not _sees(principal, school.tenant))):
         raise NotFound("school")
     return scope.GrantRequest(
         role=data["role"],
@@ -321,9 +326,7 @@ def _grant_request(session: Session, data: dict[str, Any]) -> scope.GrantRequest
 
 
 def _add_grant(session: Session, principal: Principal, user: User, data: dict[str, Any]) -> RoleGrant:
-    req = _grant_request(session, data)
-    if req.tenant is not None and not principal.can_see_tenant(req.tenant.id, req.tenant.region):
-        raise NotFound("tenant")
+    req = _grant_request(session, data, principal)
     if req.role in scope.PLATFORM_ROLES and not principal.is_platform_admin:
         # a role the caller can never give: refuse it as such, before judging the scope it names
         raise Forbidden(f"Your role cannot grant {req.role}.", code="grant_not_allowed")

@@ -406,6 +406,29 @@ def test_users_and_tenants_of_another_tenant_are_not_found(client, municipal, la
     assert client.get(f"/users/{people['ids']['Anna Ozola']}", headers=h).status_code == 200
 
 
+def test_a_school_or_tenant_of_another_tenant_in_a_grant_is_not_found_like_a_missing_one(
+    client, world, municipal, kurzeme, latgale, identity_runtime
+):
+    """Naming another tenant's school in a grant answers word for word as naming none (it was a 422 that the
+    school "does not belong to that tenant", telling anyone that the id is a school)."""
+    h, target = municipal["headers"], world.user(kurzeme)
+    missing = {"id": str(uuid.uuid4())}
+
+    def words(resp: Any) -> tuple[int, dict[str, Any]]:
+        return resp.status_code, {k: v for k, v in resp.json.items() if k not in ("instance", "request_id")}
+
+    with nothing_changes(identity_runtime):
+        for foreign, ghost in (
+            (role("teacher", kurzeme, latgale["school"]), role("teacher", kurzeme, missing["id"])),
+            (role("teacher", latgale, latgale["school"]), role("teacher", missing, str(uuid.uuid4()))),
+        ):
+            answered = words(grant(client, h, target["id"], foreign))
+            assert answered == words(grant(client, h, target["id"], ghost))
+            assert answered[0] == 404 and answered[1]["code"] == "not_found"
+            made = words(client.post("/users", headers=h, json=user_body(kurzeme, foreign)))
+            assert made == words(client.post("/users", headers=h, json=user_body(kurzeme, ghost))) == answered
+
+
 # ---- audit and events ------------------------------------------------------------------------------
 def audit_actions(runtime: Any, target_id: str) -> list[str]:
     with runtime.db.session() as s:
