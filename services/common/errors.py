@@ -69,12 +69,17 @@ class Forbidden(ApiError):
 
 
 class Unauthenticated(ApiError):
-    def __init__(self, detail: str = "A valid access token is required.", code: str = "unauthenticated"):
+    def __init__(
+        self,
+        detail: str = "A valid access token is required.",
+        code: str = "unauthenticated",
+        detail_lv: str = "Nepieciešams derīgs piekļuves marķieris.",
+    ):
         super().__init__(
             401,
             code,
             detail,
-            detail_lv="Nepieciešams derīgs piekļuves marķieris.",
+            detail_lv=detail_lv,
             headers={"WWW-Authenticate": 'Bearer realm="pumpurs"'},
         )
 

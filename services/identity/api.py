@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from flask import current_app, jsonify
+from flask import current_app, jsonify, request
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
@@ -17,6 +17,7 @@ from services.common.runtime import ServiceRuntime
 
 from . import admin, keys, sessions
 from .models import User
+from .ratelimit import RateLimiter
 from .schemas import (
     GrantCreateSchema,
     GrantSchema,
@@ -64,6 +65,10 @@ def revocations() -> RevocationList:
     return current_app.extensions["revocations"]
 
 
+def limiter() -> RateLimiter:
+    return current_app.extensions["ratelimiter"]
+
+
 def _tokens(pair: sessions.TokenPair) -> dict[str, Any]:
     return {
         "access_token": pair.access_token,
@@ -83,12 +88,17 @@ class Login(MethodView):
     @auth_blp.response(200, TokenSchema)
     @auth_blp.alt_response(401, description="Wrong e-mail or password")
     @auth_blp.alt_response(423, description="Locked after too many failed logins")
+    @auth_blp.alt_response(429, description="Too many failed logins from this address or for this e-mail")
     def post(self, data: dict[str, Any]) -> dict[str, Any]:
         """Log in with e-mail and password; get an access token and a refresh token."""
+        # counted before the password is hashed; the client address is the proxy's X-Forwarded-For
+        # hop when BEHIND_PROXY is on (ProxyFix), else the connection's
+        attempt = limiter().login(request.remote_addr, data["email"])
         with rt().db.transaction() as session:
-            result = sessions.login(session, settings(), data["email"], data["password"])
+            result = sessions.login(session, settings(), data["email"], data["password"], limiter())
         if isinstance(result, ApiError):
             raise result
+        attempt.succeeded()
         return _tokens(result)
 
 
@@ -97,8 +107,11 @@ class Refresh(MethodView):
     @public
     @auth_blp.arguments(RefreshSchema)
     @auth_blp.response(200, TokenSchema)
+    @auth_blp.alt_response(401, description="The refresh token is not valid")
+    @auth_blp.alt_response(429, description="Too many invalid refresh tokens from this address")
     def post(self, data: dict[str, Any]) -> dict[str, Any]:
         """Trade a refresh token for new tokens; each refresh token works once."""
+        attempt = limiter().refresh(request.remote_addr)
         ended: list[str] = []
         with rt().db.transaction() as session:
             result = sessions.refresh(session, settings(), data["refresh_token"], ended)
@@ -106,6 +119,7 @@ class Refresh(MethodView):
             revocations().revoke(ended, settings().access_token_ttl)
         if isinstance(result, ApiError):
             raise result
+        attempt.succeeded()
         return _tokens(result)
 
 

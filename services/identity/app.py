@@ -17,6 +17,7 @@ from services.common.service_app import create_service_app
 
 from .api import BLUEPRINTS
 from .models import SigningKey
+from .ratelimit import RateLimiter
 from .runtime import default_runtime, make_runtime
 from .settings import IdentitySettings
 
@@ -60,4 +61,5 @@ def create_app(settings: IdentitySettings | None = None) -> Flask:
         blueprints=BLUEPRINTS,
         key_source=LocalKeys(runtime),
     )
+    app.extensions["ratelimiter"] = RateLimiter(runtime.redis, runtime.settings)  # type: ignore[arg-type]
     return app

@@ -19,6 +19,7 @@ from services.common.errors import ApiError, Unauthenticated
 from . import keys
 from .models import AuditEvent, RefreshSession, SigningKey, UsedRefreshToken, User
 from .passwords import hash_password, needs_rehash, verify_password
+from .ratelimit import RateLimiter
 from .settings import IdentitySettings
 
 
@@ -97,25 +98,40 @@ INVALID_CREDENTIALS = dict(
 )
 
 
-def login(session: Session, settings: IdentitySettings, email: str, password: str) -> TokenPair | ApiError:
+def locked(wait: int) -> ApiError:
+    return ApiError(
+        423,
+        "account_locked",
+        "Too many failed logins; the account is locked for a while.",
+        detail_lv="Pārāk daudz neveiksmīgu pieteikšanās mēģinājumu; konts uz laiku bloķēts.",
+        headers={"Retry-After": str(wait)},
+        retry_after=wait,
+    )
+
+
+def login(
+    session: Session,
+    settings: IdentitySettings,
+    email: str,
+    password: str,
+    unknown: RateLimiter | None = None,
+) -> TokenPair | ApiError:
     """Check the password; count failures and lock the account after too many in a row.
 
-    Returns the error instead of raising it, so the caller commits the failure count first.
+    An e-mail no account has is counted and locked the same way in `unknown` (Redis), so the answers
+    never tell whether an account exists. Returns the error instead of raising it, so the caller
+    commits the failure count first.
     """
     now = utcnow()
     user = session.execute(select(User).where(User.email == email.strip().lower()).with_for_update()).scalars().first()
     if user is not None and user.locked_until and user.locked_until > now:
-        wait = int((user.locked_until - now).total_seconds()) + 1
-        return ApiError(
-            423,
-            "account_locked",
-            "Too many failed logins; the account is locked for a while.",
-            detail_lv="Pārāk daudz neveiksmīgu pieteikšanās mēģinājumu; konts uz laiku bloķēts.",
-            headers={"Retry-After": str(wait)},
-            retry_after=wait,
-        )
+        return locked(int((user.locked_until - now).total_seconds()) + 1)
+    if user is None and unknown is not None and (wait := unknown.unknown_locked_for(email)):
+        return locked(wait)
     ok = verify_password(user.password_hash if user else None, password)
     if user is None or not ok or not _may_log_in(user):
+        if user is None and unknown is not None:
+            unknown.unknown_failed(email)
         if user is not None and not ok:
             user.failed_logins += 1
             if user.failed_logins >= settings.lockout_threshold:
@@ -130,7 +146,9 @@ def login(session: Session, settings: IdentitySettings, email: str, password: st
                         details={"seconds": settings.lockout_seconds},
                     )
                 )
-        return Unauthenticated(INVALID_CREDENTIALS["detail"], code="invalid_credentials")
+        return Unauthenticated(
+            INVALID_CREDENTIALS["detail"], code="invalid_credentials", detail_lv=INVALID_CREDENTIALS["detail_lv"]
+        )
     user.failed_logins = 0
     user.locked_until = None
     user.last_login_at = now

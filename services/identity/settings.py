@@ -20,6 +20,11 @@ class IdentitySettings(Settings):
     password_time_cost: int = 3
     password_memory_kib: int = 65536
     password_parallelism: int = 4
+    # failed logins and refreshes allowed per window (seconds), counted in Redis across every replica
+    login_limit_per_address: int = 50
+    login_limit_per_account: int = 10
+    refresh_limit_per_address: int = 60
+    rate_limit_window: int = 300
 
 
 def load_identity_settings() -> IdentitySettings:
@@ -36,4 +41,8 @@ def load_identity_settings() -> IdentitySettings:
         password_time_cost=env.int("IDENTITY_PASSWORD_TIME_COST", 3),
         password_memory_kib=env.int("IDENTITY_PASSWORD_MEMORY_KIB", 65536),
         password_parallelism=env.int("IDENTITY_PASSWORD_PARALLELISM", 4),
+        login_limit_per_address=env.int("IDENTITY_LOGIN_LIMIT_PER_ADDRESS", 50),
+        login_limit_per_account=env.int("IDENTITY_LOGIN_LIMIT_PER_ACCOUNT", 10),
+        refresh_limit_per_address=env.int("IDENTITY_REFRESH_LIMIT_PER_ADDRESS", 60),
+        rate_limit_window=env.int("IDENTITY_RATE_LIMIT_WINDOW", 300),
     )

@@ -63,9 +63,19 @@ def client(identity_app: Any, identity_settings: IdentitySettings) -> Iterator[A
     """A test client on a clean identity database holding only the platform admin."""
     truncate_all(identity_settings.database_url, [t.name for t in Base.metadata.sorted_tables])
     runtime = identity_app.extensions["runtime"]
+    forget_login_failures(runtime.redis)
     with runtime.db.session() as session:
         admin.bootstrap_admin(session, runtime.outbox, ADMIN_EMAIL, "IKVD administrators", ADMIN_PASSWORD)
     yield identity_app.test_client()
+
+
+def forget_login_failures(client: Any) -> None:
+    """Clear the shared failure counters, so one test's failed logins do not limit the next test."""
+    from services.identity.ratelimit import PREFIX
+
+    keys = list(client.scan_iter(match=PREFIX + "*", count=1000))
+    if keys:
+        client.delete(*keys)
 
 
 def login(client: Any, email: str, password: str) -> dict[str, Any]:
