@@ -88,9 +88,10 @@ def for_message(kind: str, p: dict[str, Any]) -> list[Audience]:
     raise ValueError(f"no audience rule for {kind}")
 
 
-def package_ladder(tenant_id: Any, school_id: Any, tenant_kind: str = "municipality") -> list[Audience]:
-    """An overdue expense package escalates: the school's coordinator, its director, the municipality
-    (a vocational school is its own tenant: its director is the top)."""
+def school_ladder(tenant_id: Any, school_id: Any, tenant_kind: str = "municipality") -> list[Audience]:
+    """An overdue item of a school (an expense package, a semester evaluation) escalates: the school's
+    coordinator, its director, the municipality (a vocational school is its own tenant: its director is
+    the top)."""
     ladder = [school_coordinators(tenant_id, school_id)]
     if school_id:
         ladder.append(Audience.holders(DIRECTOR, tenant_id=tenant_id, school_id=school_id))

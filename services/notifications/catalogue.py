@@ -31,6 +31,7 @@ KINDS: dict[str, Kind] = {
         Kind("deadline_reminder", "package", False, "Izdevumu paketes termiņš", "Expense package deadline"),
         Kind("deadline_overdue", "package", False, "Nokavēta izdevumu pakete", "Expense package overdue"),
         Kind("evaluation_due", "plan", False, "Semestra izvērtējums", "Semester evaluation due"),
+        Kind("evaluation_overdue", "plan", False, "Nokavēts semestra izvērtējums", "Semester evaluation overdue"),
         Kind("approval_overdue", "plan", False, "Saskaņošana kavējas", "Approval overdue"),
     )
 }

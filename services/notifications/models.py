@@ -121,8 +121,22 @@ class WaitingPlan(Base):
     level: Mapped[str | None] = mapped_column(String(20))
     since: Mapped[datetime | None] = mapped_column(UTCDateTime)
     preparer_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
-    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # returned or approved (when we heard)
+    # returned or approved: when plans decided (when we heard, for messages that do not say)
+    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     approved_on: Mapped[date | None] = mapped_column(Date)
+    semester: Mapped[str | None] = mapped_column(String(40))  # the plan's semester code, when plans said
+
+
+class EvaluationWritten(Base):
+    """A plan's semester evaluation is written (from plans): its reminders and overdue notices stop."""
+
+    __tablename__ = "evaluations_written"
+
+    plan_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
+    semester: Mapped[str] = mapped_column(String(40), primary_key=True)
+    tenant_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True))
+    school_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True))
+    written_at: Mapped[datetime] = mapped_column(UTCDateTime)  # the newest writing we heard of
 
 
 # ---- what we send -------------------------------------------------------------------------------

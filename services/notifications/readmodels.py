@@ -1,5 +1,5 @@
 """Keep notifications' copies of other services' facts: tenants, users, the calendar, plans in approval,
-and the expense packages finance has received."""
+the expense packages finance has received, and the semester evaluations plans has had written."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 from services.common.db import utcnow
 from services.common.readmodel import newer_row
 
-from .models import CalendarRM, PackageReceived, Recipient, SchoolRM, TenantRM, WaitingPlan
+from .models import CalendarRM, EvaluationWritten, PackageReceived, Recipient, SchoolRM, TenantRM, WaitingPlan
 
 RIGA = ZoneInfo("Europe/Riga")
 
@@ -93,16 +93,50 @@ def plan_waiting(session: Session, p: dict[str, Any]) -> bool:
     return True
 
 
-def plan_decided(session: Session, p: dict[str, Any], status: str, now: datetime | None = None) -> None:
-    """A plan was sent back or approved: it waits no more (approved plans are kept for evaluations)."""
-    now = now or utcnow()
+def plan_decided(session: Session, p: dict[str, Any], status: str, now: datetime | None = None) -> bool:
+    """A plan was sent back or approved: it waits no more (approved plans are kept for evaluations).
+
+    Ordered by the decision time plans sends: False, changing nothing, when we already hold something as
+    new (a newer wait after the plan was sent back and resubmitted, or a newer approval). A message from
+    before the field existed is placed at its arrival.
+    """
+    at: datetime = p.get("decided_at") or now or utcnow()
     plan = _locked_plan(session, p["plan_id"])
-    if plan is None:
+    if plan is not None:
+        newest = plan.since if plan.status == "waiting" else plan.closed_at
+        if newest is not None and newest >= at:
+            return False  # a late message: the plan has moved on since
+    else:
         plan = WaitingPlan(plan_id=p["plan_id"])
         session.add(plan)
     plan.code, plan.tenant_id, plan.school_id = p["code"], p["tenant_id"], p["school_id"]
-    plan.status, plan.closed_at, plan.preparer_id = status, now, p["preparer_id"]
-    plan.approved_on = now.astimezone(RIGA).date() if status == "approved" else None
+    plan.status, plan.closed_at, plan.preparer_id = status, at, p["preparer_id"]
+    plan.approved_on = at.astimezone(RIGA).date() if status == "approved" else None
+    plan.semester = p.get("semester") or plan.semester
+    return True
+
+
+def evaluation_written(session: Session, p: dict[str, Any]) -> None:
+    """Record that a plan's semester evaluation is written; a copy no newer than ours changes nothing.
+
+    Not `newer_row`: the key is (plan, semester) and the order is a time, not a revision; one upsert with
+    a condition is atomic, so two copies at once need no lock.
+    """
+    values = {
+        "plan_id": p["plan_id"],
+        "semester": p["semester"],
+        "tenant_id": p["tenant_id"],
+        "school_id": p["school_id"],
+        "written_at": p["written_at"],
+    }
+    insert = pg_insert(EvaluationWritten).values(**values)
+    session.execute(
+        insert.on_conflict_do_update(
+            index_elements=["plan_id", "semester"],
+            set_={k: insert.excluded[k] for k in ("tenant_id", "school_id", "written_at")},
+            where=EvaluationWritten.written_at < insert.excluded.written_at,
+        )
+    )
 
 
 def _locked_plan(session: Session, plan_id: uuid.UUID) -> WaitingPlan | None:

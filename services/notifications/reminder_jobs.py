@@ -11,7 +11,7 @@ from services.common.messaging import Outbox
 
 from . import reminders
 from .dispatch import Intent, notify
-from .models import CalendarRM, PackageReceived, SchoolRM, TenantRM, WaitingPlan
+from .models import CalendarRM, EvaluationWritten, PackageReceived, SchoolRM, TenantRM, WaitingPlan
 from .reminders import Calendar, PlanFacts, Policy, School, Semester
 from .settings import NotificationsSettings
 
@@ -21,6 +21,8 @@ def policy_of(settings: NotificationsSettings) -> Policy:
         days_before=settings.reminder_days_before,
         escalation_days=settings.escalation_days,
         evaluation_days_before=settings.evaluation_days_before,
+        evaluation_grace_days=settings.evaluation_grace_days,
+        evaluation_escalation_days=settings.evaluation_escalation_days,
         approval_wait_days=settings.approval_wait_days,
     )
 
@@ -64,6 +66,7 @@ def _facts(p: WaitingPlan) -> PlanFacts:
         since=p.since,
         preparer_id=str(p.preparer_id) if p.preparer_id else None,
         approved_on=p.approved_on,
+        semester=p.semester,
     )
 
 
@@ -83,12 +86,16 @@ def due_reminders(session: Session, settings: NotificationsSettings, today: date
         for r in session.execute(select(PackageReceived).where(PackageReceived.month >= since.replace(day=1))).scalars()
     }
     due += reminders.package_reminders(today, calendar, schools, received, policy)
-    approved = session.execute(
-        select(WaitingPlan).where(
-            WaitingPlan.status == "approved", WaitingPlan.approved_on >= today - timedelta(days=400)
-        )
-    ).scalars()
-    due += reminders.evaluation_reminders(today, calendar, [_facts(p) for p in approved], by_id, policy)
+    recent = (WaitingPlan.status == "approved", WaitingPlan.approved_on >= today - timedelta(days=400))
+    approved = session.execute(select(WaitingPlan).where(*recent)).scalars()
+    written = session.execute(
+        select(EvaluationWritten.plan_id, EvaluationWritten.semester)
+        .join(WaitingPlan, WaitingPlan.plan_id == EvaluationWritten.plan_id)
+        .where(*recent)
+    ).all()
+    due += reminders.evaluation_reminders(
+        today, calendar, [_facts(p) for p in approved], by_id, policy, {(str(p), s) for p, s in written}
+    )
     return due
 
 

@@ -13,7 +13,7 @@ from datetime import date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from .audience import Audience, approval_ladder, escalation_step, package_ladder
+from .audience import Audience, approval_ladder, escalation_step, school_ladder
 
 RIGA = ZoneInfo("Europe/Riga")
 
@@ -58,6 +58,7 @@ class PlanFacts:
     since: datetime | None = None
     preparer_id: str | None = None
     approved_on: date | None = None
+    semester: str | None = None  # the plan's semester code, when plans said
 
 
 @dataclass(frozen=True)
@@ -65,6 +66,9 @@ class Policy:
     days_before: tuple[int, ...] = (5, 1)
     escalation_days: int = 3
     evaluation_days_before: int = 7
+    # a missing evaluation is overdue this many days after the semester's last day, then escalates
+    evaluation_grace_days: int = 0
+    evaluation_escalation_days: int = 3
     approval_wait_days: int = 5
 
 
@@ -107,6 +111,14 @@ def window(days_left: int, windows: tuple[int, ...]) -> int | None:
     return min(inside) if inside else None
 
 
+def overdue_step(days_overdue: int, every_days: int, ladder: list[Audience]) -> int | None:
+    """The escalation step of an item overdue for `days_overdue` days (0 = the first day), one step every
+    `every_days`; None once every level has been told (nothing new to say)."""
+    if days_overdue < 0 or days_overdue >= len(ladder) * max(1, every_days):
+        return None
+    return escalation_step(days_overdue, every_days, len(ladder))
+
+
 def package_reminders(
     today: date, calendar: Calendar, schools: list[School], received: set[tuple[str, str | None, date]], policy: Policy
 ) -> list[Reminder]:
@@ -140,15 +152,15 @@ def package_reminders(
                             school.school_id,
                             ref,
                             {**base, "days_left": (deadline - today).days},
-                            package_ladder(school.tenant_id, school.school_id, school.tenant_kind)[:1],
+                            school_ladder(school.tenant_id, school.school_id, school.tenant_kind)[:1],
                         )
                     )
                 continue
             days_overdue = (today - deadline).days - 1
-            ladder = package_ladder(school.tenant_id, school.school_id, school.tenant_kind)
-            if days_overdue >= len(ladder) * max(1, policy.escalation_days):
-                continue  # every level has been told; nothing new to say
-            step = escalation_step(days_overdue, policy.escalation_days, len(ladder))
+            ladder = school_ladder(school.tenant_id, school.school_id, school.tenant_kind)
+            step = overdue_step(days_overdue, policy.escalation_days, ladder)
+            if step is None:
+                continue
             out.append(
                 Reminder(
                     "deadline_overdue",
@@ -164,19 +176,32 @@ def package_reminders(
 
 
 def plan_semester(plan: PlanFacts, school: School, calendar: Calendar) -> Semester | None:
-    """The semester an approved plan belongs to: the first of its school's that ends on or after approval."""
+    """An approved plan's semester: the one plans named, else the first of its school's that ends on or
+    after approval (messages from before plans named it)."""
     if plan.approved_on is None:
         return None
-    for s in calendar.semesters_for(school):
+    semesters = calendar.semesters_for(school)
+    if plan.semester is not None:
+        named = [s for s in semesters if s.code == plan.semester]
+        if named:
+            return named[0]
+    for s in semesters:
         if s.ends_on >= plan.approved_on:
             return s
     return None
 
 
 def evaluation_reminders(
-    today: date, calendar: Calendar, plans: list[PlanFacts], schools: dict[str, School], policy: Policy
+    today: date,
+    calendar: Calendar,
+    plans: list[PlanFacts],
+    schools: dict[str, School],
+    policy: Policy,
+    written: set[tuple[str, str]] | frozenset[tuple[str, str]] = frozenset(),
 ) -> list[Reminder]:
-    """Remind each approved plan's preparer to write the semester evaluation, before and on the last day."""
+    """Semester evaluations not yet written (`written` holds (plan id, semester code)): the preparer is
+    reminded before and on the semester's last day; after it, overdue notices escalate like an overdue
+    package: the preparer and the school's coordinator, then the director, then the municipality."""
     out: list[Reminder] = []
     windows = (policy.evaluation_days_before, 0)
     for plan in plans:
@@ -184,27 +209,44 @@ def evaluation_reminders(
         if school is None or plan.preparer_id is None:
             continue
         semester = plan_semester(plan, school, calendar)
-        if semester is None:
+        if semester is None or (plan.plan_id, semester.code) in written:
             continue
+        base = {
+            "plan_id": plan.plan_id,
+            "code": plan.code,
+            "semester": semester.code,
+            "ends_on": semester.ends_on.isoformat(),
+        }
         days_left = (semester.ends_on - today).days
-        n = window(days_left, windows)
-        if n is None:
+        if days_left >= 0:
+            n = window(days_left, windows)
+            if n is not None:
+                out.append(
+                    Reminder(
+                        "evaluation_due",
+                        f"evaluation_due:{plan.plan_id}:{semester.code}:{n}",
+                        plan.tenant_id,
+                        plan.school_id,
+                        plan.plan_id,
+                        {**base, "days_left": days_left},
+                        [Audience.user(plan.preparer_id)],
+                    )
+                )
+            continue
+        days_overdue = -days_left - 1 - policy.evaluation_grace_days
+        ladder = school_ladder(plan.tenant_id, plan.school_id, school.tenant_kind)
+        step = overdue_step(days_overdue, policy.evaluation_escalation_days, ladder)
+        if step is None:
             continue
         out.append(
             Reminder(
-                "evaluation_due",
-                f"evaluation_due:{plan.plan_id}:{semester.code}:{n}",
+                "evaluation_overdue",
+                f"evaluation_overdue:{plan.plan_id}:{semester.code}:{step}",
                 plan.tenant_id,
                 plan.school_id,
                 plan.plan_id,
-                {
-                    "plan_id": plan.plan_id,
-                    "code": plan.code,
-                    "semester": semester.code,
-                    "ends_on": semester.ends_on.isoformat(),
-                    "days_left": days_left,
-                },
-                [Audience.user(plan.preparer_id)],
+                {**base, "days_late": -days_left, "step": step, "school_name": school.name},
+                [Audience.user(plan.preparer_id), *ladder[: step + 1]],
             )
         )
     return out

@@ -29,6 +29,10 @@ class NotificationsSettings(Settings):
     escalation_days: int = 3
     # semester evaluations: a reminder this many days before the semester ends (and on its last day)
     evaluation_days_before: int = 7
+    # a missing evaluation: overdue notices from this many days after the semester's last day (0: the
+    # next day), escalating one level (preparer and coordinator -> director -> municipality) this often
+    evaluation_grace_days: int = 0
+    evaluation_escalation_days: int = 3
     # a plan waiting longer than this in one approval level reminds its approvers
     approval_wait_days: int = 5
     # daily digests go out at this hour, Europe/Riga
@@ -41,6 +45,7 @@ def _ints(raw: list[str]) -> tuple[int, ...]:
 
 def load_notifications_settings() -> NotificationsSettings:
     env = read_env()
+    escalation_days = env.int("NOTIFICATIONS_ESCALATION_DAYS", 3)
     return NotificationsSettings(
         **common_values("notifications", env),
         smtp_host=env.str("SMTP_HOST", "127.0.0.1"),
@@ -55,8 +60,10 @@ def load_notifications_settings() -> NotificationsSettings:
         webhook_timeout=env.float("NOTIFICATIONS_WEBHOOK_TIMEOUT", 5.0),
         webhook_allowed_networks=tuple(env.list("NOTIFICATIONS_WEBHOOK_ALLOWED_NETWORKS", [])),
         reminder_days_before=_ints(env.list("NOTIFICATIONS_REMINDER_DAYS_BEFORE", ["5", "1"])),
-        escalation_days=env.int("NOTIFICATIONS_ESCALATION_DAYS", 3),
+        escalation_days=escalation_days,
         evaluation_days_before=env.int("NOTIFICATIONS_EVALUATION_DAYS_BEFORE", 7),
+        evaluation_grace_days=env.int("NOTIFICATIONS_EVALUATION_GRACE_DAYS", 0),
+        evaluation_escalation_days=env.int("NOTIFICATIONS_EVALUATION_ESCALATION_DAYS", escalation_days),
         approval_wait_days=env.int("NOTIFICATIONS_APPROVAL_WAIT_DAYS", 5),
         digest_hour=env.int("NOTIFICATIONS_DIGEST_HOUR", 7),
     )

@@ -22,6 +22,7 @@ READ_MODELS = {
     "notifications.sync_user": readmodels.sync_user,
     "notifications.sync_calendar": readmodels.sync_calendar,
     "notifications.expense_package_received": readmodels.package_received,
+    "notifications.evaluation_written": readmodels.evaluation_written,
 }
 TRIGGERS = (
     "document_verdict",

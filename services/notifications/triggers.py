@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy import select, update
@@ -17,9 +18,12 @@ from .models import FAILED, Delivery, SchoolRM, TenantRM
 DELIVERY_TASKS = ("notifications.deliver_email", "notifications.deliver_webhook")
 
 # the natural key of each fact: the same fact sent again (even under a new message id) is told once
-_KEYS = {
+_KEYS: dict[str, Callable[[dict[str, Any]], str | None]] = {
     "document_verdict": lambda p: f"{p['document_id']}:{p['version']}:{p['status']}",
     "plan_awaiting_approval": lambda p: f"{p['plan_id']}:{p['level']}:{p['since']}",
+    # a decision is one fact at one time; older messages carry no time and fall back to their message id
+    "plan_returned": lambda p: f"{p['plan_id']}:{p['decided_at']}" if p.get("decided_at") else None,
+    "plan_approved": lambda p: f"{p['plan_id']}:{p['decided_at']}" if p.get("decided_at") else None,
     "order_registered": lambda p: f"{p['order_id']}",
     "statement_ready": lambda p: f"{p['statement_id']}",
     "message_dead_lettered": lambda p: f"{p['service']}:{p['dead_letter_id']}",
@@ -55,8 +59,9 @@ def on_message(
     email = True
     if kind == "plan_awaiting_approval" and not readmodels.plan_waiting(session, payload):
         return None  # a late message: the plan has moved on, its approvers were told by a newer one
-    if kind in ("plan_returned", "plan_approved"):
-        readmodels.plan_decided(session, payload, "returned" if kind == "plan_returned" else "approved")
+    decided = {"plan_returned": "returned", "plan_approved": "approved"}.get(kind)
+    if decided and not readmodels.plan_decided(session, payload, decided):
+        return None  # a late message: the preparer has acted on the plan since, and was told then
     own_delivery = kind == "message_dead_lettered" and payload["task_name"] in DELIVERY_TASKS
     if own_delivery and payload["service"] == "notifications":
         if tables is not None:
@@ -65,7 +70,7 @@ def on_message(
     data = readmodels.json_ready(payload)
     data.update(names(session, payload.get("tenant_id"), payload.get("school_id")))
     key_of = _KEYS.get(kind)
-    key = f"{kind}:{key_of(data) if key_of else message_id}"
+    key = f"{kind}:{(key_of(data) if key_of else None) or message_id}"
     return notify(
         session,
         outbox,

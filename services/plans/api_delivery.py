@@ -126,7 +126,7 @@ class PlanEvaluation(MethodView):
         In progress: any time. Approved or suspended: from the semester's last day.
         """
         with rt().db.transaction() as session:
-            return delivery.write_evaluation(session, current_principal(), plan_id, data)
+            return delivery.write_evaluation(session, rt().outbox, current_principal(), plan_id, data)
 
 
 @orders_blp.route("")

@@ -426,12 +426,16 @@ def ka_form(session: Session, principal: Principal, plan_id: uuid.UUID) -> dict[
 
 def write_evaluation(
     session: Session,
+    outbox: Outbox,
     principal: Principal,
     plan_id: uuid.UUID,
     data: dict[str, Any],
     today: date | None = None,
 ) -> Evaluation:
-    """Write (or rewrite) the plan's semester evaluation: the preparer or a plan preparer of the school."""
+    """Write (or rewrite) the plan's semester evaluation: the preparer or a plan preparer of the school.
+
+    Notifications is told once the transaction commits, so its reminders for the evaluation stop.
+    """
     plan = planning.get_plan(session, principal, plan_id, lock=True)
     own = principal.user_id == str(plan.preparer_id) and has_school_role(
         principal, plan.tenant_id, plan.school_id, PLAN_PREPARER, TEACHER
@@ -474,6 +478,17 @@ def write_evaluation(
         plan.id,
         plan.tenant_id,
         outcome=evaluation.outcome,
+    )
+    outbox.publish(
+        session,
+        "notifications.evaluation_written",
+        {
+            "plan_id": str(plan.id),
+            "tenant_id": str(plan.tenant_id),
+            "school_id": str(plan.school_id),
+            "semester": plan.semester,
+            "written_at": evaluation.written_at.isoformat(),
+        },
     )
     return evaluation
 

@@ -391,10 +391,11 @@ def apply(
     """Record a transition and tell who needs to know; also used by agreements (approved → in progress)."""
     before = plan.status
     plan.status, plan.pending_level = outcome.status, outcome.pending_level
+    at = utcnow()  # one time for the transition and every message about it, so receivers can order them
     plan.transitions.append(
         PlanTransition(
             id=uuid.uuid4(),
-            at=utcnow(),
+            at=at,
             actor_id=uuid.UUID(principal.user_id),
             action=action,
             from_status=before,
@@ -423,7 +424,7 @@ def apply(
         outbox.publish(
             session,
             "notifications.plan_awaiting_approval",
-            {**common, "level": plan.pending_level, "since": utcnow().isoformat()},
+            {**common, "level": plan.pending_level, "since": at.isoformat()},
         )
     if action == "send_back":
         outbox.publish(
@@ -435,6 +436,8 @@ def apply(
                 "level": level,
                 "comment": comment,
                 "decided_by": principal.user_id,
+                "decided_at": at.isoformat(),
+                "semester": plan.semester,
             },
         )
     if action == "approve" and plan.status == workflow.APPROVED:
@@ -447,6 +450,8 @@ def apply(
                 "level": level,
                 "comment": comment,
                 "decided_by": principal.user_id,
+                "decided_at": at.isoformat(),
+                "semester": plan.semester,
             },
         )
     _money_changed(session, outbox, plan, current_settings(session))

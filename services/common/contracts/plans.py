@@ -1,5 +1,5 @@
-"""Messages plans sends: plan snapshots and delivered hours to finance; approvals, returns and
-director's orders to notifications. Students travel only as ids and a keyed hash, never a code."""
+"""Messages plans sends: plan snapshots and delivered hours to finance; approvals, returns, director's
+orders and written semester evaluations to notifications. Students travel only as ids and a keyed hash, never a code."""
 
 from marshmallow import fields, validate
 
@@ -84,6 +84,21 @@ class PlanDecided(Payload):
     level = fields.String(load_default=None, allow_none=True, validate=validate.OneOf(APPROVAL_LEVELS))
     comment = fields.String(load_default=None, allow_none=True)
     decided_by = fields.UUID(required=True)
+    # when the transition happened, so a receiver can order it against the plan's other messages;
+    # optional only for messages queued before it was added (the receiver then uses the arrival time)
+    decided_at = fields.AwareDateTime(load_default=None, allow_none=True)
+    # the plan's semester code (finance's calendar), for the evaluation due at its end
+    semester = fields.String(load_default=None, allow_none=True)
+
+
+class EvaluationWritten(Payload):
+    """A plan's semester evaluation was written (or rewritten): no more reminders for it."""
+
+    plan_id = fields.UUID(required=True)
+    tenant_id = fields.UUID(required=True)
+    school_id = fields.UUID(required=True)
+    semester = fields.String(required=True)
+    written_at = fields.AwareDateTime(required=True)
 
 
 class OrderRegistered(Payload):
@@ -131,6 +146,12 @@ CONTRACT.task(
     version=1,
     schema=PlanDecided,
     description="Tell the preparer that a plan was approved at the last level.",
+)
+CONTRACT.task(
+    "notifications.evaluation_written",
+    version=1,
+    schema=EvaluationWritten,
+    description="Record that a plan's semester evaluation is written: its reminders and overdue notices stop.",
 )
 CONTRACT.task(
     "notifications.order_registered",

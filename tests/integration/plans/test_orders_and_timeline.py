@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+import redis
 from sqlalchemy import select
 
 from services.plans.models import MESSAGING, AuditEvent, SchoolRM, TimelineEvent
@@ -186,6 +188,33 @@ def test_the_semester_evaluation_is_written_by_the_preparer_and_recorded(
     )
     stranger = plans_world.staff(plans_world.tenant("municipality", region="latgale"), "plan_preparer", "teacher")
     refused(c.put(f"/plans/{pid}/evaluation", headers=stranger["headers"], json=body), 404, "not_found")
+
+
+def test_writing_the_evaluation_tells_notifications_once_after_commit(
+    plans_client, site, plans_world, plans_runtime, client, redis_url
+):
+    c = plans_client
+    pid = in_progress_plan(c, site, client)["id"]
+    r = redis.Redis.from_url(redis_url)
+    r.delete("notifications")
+    body = {"outcome": "goals_met", "text": "Mērķi sasniegti."}
+    before = len(outbox(plans_runtime))
+    refused(c.put(f"/plans/{pid}/evaluation", headers=site["director"]["headers"], json=body), 403, "forbidden")
+    assert len(outbox(plans_runtime)) == before  # a refusal writes no message
+
+    written = c.put(f"/plans/{pid}/evaluation", headers=site["preparer"]["headers"], json=body)
+    assert written.status_code == 200, written.json
+    [note] = outbox(plans_runtime, "notifications.evaluation_written")
+    assert {k: v for k, v in note.payload.items() if k != "written_at"} == {
+        "plan_id": pid,
+        "tenant_id": site["tenant"]["id"],
+        "school_id": site["tenant"]["school"],
+        "semester": "2026/2027-1",
+    }
+    assert datetime.fromisoformat(note.payload["written_at"]) == datetime.fromisoformat(written.json["written_at"])
+    wait_for(lambda: all(row.sent_at for row in outbox(plans_runtime)), message="relayed")
+    queued = [json.loads(raw)["headers"] for raw in r.lrange("notifications", 0, -1)]
+    assert [h["id"] for h in queued if h["task"] == "notifications.evaluation_written"] == [str(note.id)]
 
 
 def test_the_timeline_shows_a_students_events_newest_first_and_reported_ones_once(

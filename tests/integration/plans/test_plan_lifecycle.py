@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
@@ -126,6 +127,14 @@ def test_a_municipal_plan_goes_director_then_municipality_then_ikvd(plans_client
     assert levels == ["director", "municipality", "ikvd"]
     [approved] = outbox(plans_runtime, "notifications.plan_approved")
     assert approved.payload["preparer_id"] == school["preparer"]["id"]
+    # the decision carries its transition's time and the semester, so notifications can order and place it
+    final_at = datetime.fromisoformat(final.json["transitions"][-1]["at"])
+    assert datetime.fromisoformat(approved.payload["decided_at"]) == final_at
+    assert approved.payload["semester"] == SEMESTER
+    waits = outbox(plans_runtime, "notifications.plan_awaiting_approval")
+    assert datetime.fromisoformat(waits[-1].payload["since"]) == datetime.fromisoformat(
+        final.json["transitions"][-2]["at"]
+    )
     snapshots = outbox(plans_runtime, "finance.sync_plan")
     assert snapshots[-1].payload["status"] == "approved" and snapshots[-1].payload["planned_financing"] == "430.00"
     assert len(snapshots[-1].payload["student_key"]) == 64
@@ -217,6 +226,8 @@ def test_send_back_review_and_reapproval_at_every_level(plans_client, school, cl
     assert back.json["status"] == "under_review"
     [returned] = outbox(plans_runtime, "notifications.plan_returned")
     assert returned.payload["comment"] == "Precizējiet riska pamatojumu"
+    sent_back_at = datetime.fromisoformat(back.json["transitions"][-1]["at"])
+    assert datetime.fromisoformat(returned.payload["decided_at"]) == sent_back_at
     assert returned.payload["preparer_id"] == school["preparer"]["id"]
     for user in ("preparer", "director", "coordinator"):
         step = act(c, pid, "submit" if user == "preparer" else "approve", school[user])

@@ -136,9 +136,57 @@ def test_the_evaluation_is_due_a_week_before_and_on_the_last_day_of_the_semester
     assert due[15] == ["evaluation_due:p-1:2026/2027-1:7"]
     assert due[21] == due[15]
     assert due[22] == ["evaluation_due:p-1:2026/2027-1:0"]
-    assert due[14] == [] and due[23] == []
+    assert due[14] == [] and due[23] == ["evaluation_overdue:p-1:2026/2027-1:0"]
     (r,) = evaluation_reminders(date(2026, 12, 15), CAL, plans, {S: SCHOOL}, POLICY)
     assert r.data["days_left"] == 7 and _who(r.audience) == [(None, None)] and r.audience[0].user_id == "u-prep"
+
+
+def test_the_semester_plans_named_wins_over_the_approval_date():
+    spring = PlanFacts("p-1", "IAP-1", T, S, preparer_id="u", approved_on=date(2026, 12, 10), semester="2026/2027-2")
+    assert plan_semester(spring, SCHOOL, CAL) == GENERAL[1]
+    unknown = PlanFacts("p-1", "IAP-1", T, S, preparer_id="u", approved_on=date(2026, 12, 10), semester="1999-1")
+    assert plan_semester(unknown, SCHOOL, CAL) == GENERAL[0]  # a code the calendar lacks: the old rule
+
+
+def _overdue(day: date, school: School = SCHOOL, policy: Policy = POLICY, **kw: object) -> list:  # type: ignore[type-arg]
+    plan = PlanFacts(
+        "p-1", "IAP-1", school.tenant_id, school.school_id, preparer_id="u-prep", approved_on=date(2026, 10, 1)
+    )
+    return evaluation_reminders(day, CAL, [plan], {school.school_id: school}, policy, **kw)  # type: ignore[arg-type]
+
+
+def test_a_missing_evaluation_escalates_preparer_and_coordinator_then_director_then_municipality():
+    steps = {}
+    for d in range(23, 32):
+        (r,) = _overdue(date(2026, 12, d)) or [None]  # type: ignore[list-item]
+        steps[d] = None if r is None else (r.data["step"], r.audience[0].user_id, _who(r.audience[1:]))
+    assert steps[23] == (0, "u-prep", [("school_coordinator", S)])
+    assert steps[25] == steps[23]
+    assert steps[26] == (1, "u-prep", [("school_coordinator", S), ("director", S)])
+    assert steps[29] == (2, "u-prep", [("school_coordinator", S), ("director", S), ("municipality_coordinator", T)])
+    assert steps[31] == steps[29]
+    assert _overdue(date(2027, 1, 1)) == []  # every level was told
+    (first,) = _overdue(date(2026, 12, 23))
+    assert first.kind == "evaluation_overdue" and first.key == "evaluation_overdue:p-1:2026/2027-1:0"
+    assert first.data["days_late"] == 1 and first.data["ends_on"] == "2026-12-22"
+
+
+def test_a_vocational_schools_missing_evaluation_stops_at_its_director():
+    own = School(V, V, "vocational_school", "vocational")  # its own semester ends on 29 January
+    (r,) = _overdue(date(2027, 1, 30), own)
+    assert r.data["step"] == 0 and _who(r.audience[1:]) == [("school_coordinator", V)]
+    (r,) = _overdue(date(2027, 2, 2), own)
+    assert r.data["step"] == 1 and _who(r.audience[1:]) == [("school_coordinator", V), ("director", V)]
+    assert _overdue(date(2027, 2, 5), own) == []
+
+
+def test_a_written_evaluation_ends_its_reminders_and_notices_and_the_days_come_from_the_policy():
+    written = {("p-1", "2026/2027-1")}
+    assert [_overdue(date(2026, 12, d), written=written) for d in (15, 22, 23, 26)] == [[], [], [], []]
+    assert _overdue(date(2026, 12, 23), written={("p-1", "2026/2027-2")})  # another semester's does not count
+    slow = Policy(evaluation_grace_days=2, evaluation_escalation_days=5)
+    assert _overdue(date(2026, 12, 24), policy=slow) == []
+    assert [r.data["step"] for d in (25, 29, 30) for r in _overdue(date(2026, 12, d), policy=slow)] == [0, 0, 1]
 
 
 def _waiting(level: str, tenant_kind: str = "municipality") -> tuple[PlanFacts, dict[str, School]]:

@@ -33,6 +33,14 @@ SAMPLES = {
     "deadline_reminder": {"month": "2026-10-01", "deadline": "2026-11-10", "days_left": 5, "school_name": "X"},
     "deadline_overdue": {"month": "2026-10-01", "deadline": "2026-11-10", "days_late": 4, "step": 1},
     "evaluation_due": {"code": "IAP-1", "semester": "2026/2027-1", "ends_on": "2026-12-22", "days_left": 0},
+    "evaluation_overdue": {
+        "code": "IAP-1",
+        "semester": "2026/2027-1",
+        "ends_on": "2026-12-22",
+        "days_late": 4,
+        "step": 1,
+        "school_name": "Ugāles vidusskola",
+    },
     "approval_overdue": {
         "code": "IAP-1",
         "level": "director",
