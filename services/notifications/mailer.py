@@ -1,4 +1,6 @@
-"""Send one e-mail over SMTP (STARTTLS and login when configured), telling passing trouble from final."""
+"""Send one e-mail over SMTP (implicit TLS or STARTTLS, and login, when configured), telling passing
+trouble from final. TLS always verifies the server's certificate and name (against `SMTP_CA_FILE` when
+set): a certificate that does not verify is passing trouble, retried until it is fixed, never skipped."""
 
 from __future__ import annotations
 
@@ -31,9 +33,9 @@ class Refused(Exception):
 def send(settings: NotificationsSettings, message: EmailMessage) -> None:
     """Hand one message to the SMTP server; raise Unavailable (retry) or Refused (give up)."""
     try:
-        with smtplib.SMTP(settings.smtp_host, settings.smtp_port, timeout=settings.smtp_timeout) as smtp:
-            if settings.smtp_starttls:
-                smtp.starttls(context=ssl.create_default_context())
+        with _connect(settings) as smtp:
+            if settings.smtp_security == "starttls":
+                smtp.starttls(context=_tls(settings))
             if settings.smtp_username:
                 smtp.login(settings.smtp_username, settings.smtp_password)
             smtp.send_message(message)
@@ -50,5 +52,17 @@ def send(settings: NotificationsSettings, message: EmailMessage) -> None:
         if 400 <= exc.smtp_code < 500:
             raise Unavailable(f"SMTP {exc.smtp_code}") from exc
         raise Refused(f"SMTP {exc.smtp_code}") from exc
-    except (smtplib.SMTPException, OSError) as exc:  # refused connection, timeout, dropped session
+    # refused connection, timeout, dropped session, or a TLS certificate that does not verify (ssl.SSLError)
+    except (smtplib.SMTPException, OSError) as exc:
         raise Unavailable(f"{type(exc).__name__}: {exc}") from exc
+
+
+def _tls(settings: NotificationsSettings) -> ssl.SSLContext:
+    return ssl.create_default_context(cafile=settings.smtp_ca_file or None)
+
+
+def _connect(settings: NotificationsSettings) -> smtplib.SMTP:
+    host, port, timeout = settings.smtp_host, settings.smtp_port, settings.smtp_timeout
+    if settings.smtp_security == "ssl":
+        return smtplib.SMTP_SSL(host, port, timeout=timeout, context=_tls(settings))
+    return smtplib.SMTP(host, port, timeout=timeout)

@@ -4,14 +4,21 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from marshmallow import validate
+
 from services.common.settings import Settings, common_values, read_env
+
+SMTP_SECURITY = ("none", "starttls", "ssl")
 
 
 @dataclass(frozen=True)
 class NotificationsSettings(Settings):
     smtp_host: str = "127.0.0.1"
     smtp_port: int = 25
-    smtp_starttls: bool = False
+    # none | starttls (a plain connection upgraded, usually port 587) | ssl (TLS from the first byte, 465)
+    smtp_security: str = "none"
+    # a PEM bundle to verify the SMTP server's certificate against, instead of the system's CAs
+    smtp_ca_file: str = ""
     smtp_username: str = ""
     smtp_password: str = ""
     smtp_timeout: float = 10.0
@@ -50,7 +57,13 @@ def load_notifications_settings() -> NotificationsSettings:
         **common_values("notifications", env),
         smtp_host=env.str("SMTP_HOST", "127.0.0.1"),
         smtp_port=env.int("SMTP_PORT", 25),
-        smtp_starttls=env.bool("SMTP_STARTTLS", False),
+        # SMTP_STARTTLS=true, the older setting, still means starttls when SMTP_SECURITY is not set
+        smtp_security=env.str(
+            "SMTP_SECURITY",
+            "starttls" if env.bool("SMTP_STARTTLS", False) else "none",
+            validate=validate.OneOf(SMTP_SECURITY),
+        ),
+        smtp_ca_file=env.str("SMTP_CA_FILE", ""),
         smtp_username=env.str("SMTP_USERNAME", ""),
         smtp_password=env.str("SMTP_PASSWORD", ""),
         smtp_timeout=env.float("SMTP_TIMEOUT", 10.0),

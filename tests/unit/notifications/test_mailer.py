@@ -1,16 +1,19 @@
-"""notifications.mailer: STARTTLS and login from the settings, and SMTP trouble told apart as passing
-(retry) or final (give up), against a stand-in for smtplib.SMTP (no servers)."""
+"""notifications.mailer: implicit TLS or STARTTLS and login from the settings, and SMTP trouble told apart
+as passing (retry) or final (give up), against stand-ins for smtplib.SMTP and SMTP_SSL (no servers; the
+integration tests talk TLS to real ones)."""
 
 from __future__ import annotations
 
 import smtplib
+import ssl
 from email.message import EmailMessage
 from typing import Any
 
 import pytest
+from environs import EnvError
 
 from services.notifications import mailer
-from services.notifications.settings import NotificationsSettings
+from services.notifications.settings import NotificationsSettings, load_notifications_settings
 
 pytestmark = pytest.mark.unit
 
@@ -24,7 +27,7 @@ SETTINGS = NotificationsSettings(
     jwks_url="",
     smtp_host="mail.example.lv",
     smtp_port=587,
-    smtp_starttls=True,
+    smtp_security="starttls",
     smtp_username="pumpurs",
     smtp_password="secret",
 )
@@ -33,6 +36,7 @@ SETTINGS = NotificationsSettings(
 class FakeSMTP:
     calls: list[tuple[str, Any]] = []
     fail: BaseException | None = None
+    context: ssl.SSLContext | None = None
 
     def __init__(self, host: str, port: int, timeout: float) -> None:
         FakeSMTP.calls.append(("connect", (host, port, timeout)))
@@ -57,10 +61,19 @@ class FakeSMTP:
         FakeSMTP.calls.append(("send", msg["To"]))
 
 
+class FakeSMTPSSL(FakeSMTP):
+    def __init__(self, host: str, port: int, timeout: float, context: ssl.SSLContext) -> None:
+        FakeSMTP.calls.append(("connect_tls", (host, port, timeout)))
+        FakeSMTP.context = context
+        if isinstance(FakeSMTP.fail, OSError):
+            raise FakeSMTP.fail
+
+
 @pytest.fixture(autouse=True)
 def fake_smtp(monkeypatch: pytest.MonkeyPatch) -> None:
-    FakeSMTP.calls, FakeSMTP.fail = [], None
+    FakeSMTP.calls, FakeSMTP.fail, FakeSMTP.context = [], None, None
     monkeypatch.setattr(smtplib, "SMTP", FakeSMTP)
+    monkeypatch.setattr(smtplib, "SMTP_SSL", FakeSMTPSSL)
 
 
 def _msg() -> EmailMessage:
@@ -77,8 +90,48 @@ def test_starttls_then_login_then_send_when_the_settings_say_so():
 
 
 def test_no_starttls_and_no_login_when_not_configured():
-    mailer.send(SETTINGS.replace(smtp_starttls=False, smtp_username=""), _msg())
+    mailer.send(SETTINGS.replace(smtp_security="none", smtp_username=""), _msg())
     assert [c[0] for c in FakeSMTP.calls] == ["connect", "send", "quit"]
+
+
+def test_implicit_tls_connects_over_tls_and_never_starts_tls_again():
+    mailer.send(SETTINGS.replace(smtp_security="ssl", smtp_port=465), _msg())
+    assert [c[0] for c in FakeSMTP.calls] == ["connect_tls", "login", "send", "quit"]
+    ctx = FakeSMTP.context
+    assert ctx is not None and ctx.verify_mode == ssl.CERT_REQUIRED and ctx.check_hostname
+
+
+def test_a_ca_file_that_cannot_be_read_is_passing_trouble_not_a_silent_plain_send(tmp_path):
+    with pytest.raises(mailer.Unavailable):
+        mailer.send(SETTINGS.replace(smtp_security="ssl", smtp_ca_file=str(tmp_path / "missing.pem")), _msg())
+    assert FakeSMTP.calls == []
+
+
+@pytest.mark.parametrize(
+    ("env", "security"),
+    [
+        ({}, "none"),
+        ({"SMTP_STARTTLS": "true"}, "starttls"),  # the older setting keeps meaning what it meant
+        ({"SMTP_SECURITY": "ssl", "SMTP_STARTTLS": "true"}, "ssl"),
+        ({"SMTP_SECURITY": "starttls"}, "starttls"),
+    ],
+)
+def test_the_security_setting_and_the_older_starttls_one(monkeypatch, env, security):
+    monkeypatch.setenv("NOTIFICATIONS_DATABASE_URL", "postgresql://x@localhost/n")
+    monkeypatch.setenv("NOTIFICATIONS_WEBHOOK_KEY", "k")
+    for name in ("SMTP_SECURITY", "SMTP_STARTTLS"):
+        monkeypatch.delenv(name, raising=False)
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    assert load_notifications_settings().smtp_security == security
+
+
+def test_an_unknown_security_setting_is_refused_at_start(monkeypatch):
+    monkeypatch.setenv("NOTIFICATIONS_DATABASE_URL", "postgresql://x@localhost/n")
+    monkeypatch.setenv("NOTIFICATIONS_WEBHOOK_KEY", "k")
+    monkeypatch.setenv("SMTP_SECURITY", "tls")
+    with pytest.raises(EnvError):
+        load_notifications_settings()
 
 
 @pytest.mark.parametrize(
