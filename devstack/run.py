@@ -57,6 +57,7 @@ def _fernet_key() -> str:
 LOCAL_SECRETS = {
     "PERSON_HASH_SECRET": lambda: secrets.token_urlsafe(32),
     "PERSONAL_CODE_KEY": _fernet_key,
+    "NOTIFICATIONS_WEBHOOK_KEY": _fernet_key,
 }
 
 

@@ -35,6 +35,7 @@ PROVIDER_TYPES = (
     "speech_therapist",
 )
 CAP_PERIODS = ("per_day", "per_month", "per_semester")
+MAX_AMOUNT = Decimal("1000000000")  # any rate, cap or budget; far above the programme's whole budget
 
 
 def money(value: Any) -> Decimal:
@@ -221,6 +222,21 @@ def in_force(session: Session, day: date) -> Programme:
     return Programme.of(row)
 
 
+class InForce:
+    """`in_force` for the many days of one read (an overview, a statement): one query per distinct day
+    instead of one per plan. Only for reads: the revisions must not change while it is used."""
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+        self._days: dict[date, Programme] = {}
+
+    def __call__(self, day: date) -> Programme:
+        found = self._days.get(day)
+        if found is None:
+            found = self._days[day] = in_force(self.session, day)
+        return found
+
+
 def revision(session: Session, number: int) -> Programme | None:
     row = session.get(SettingsRevision, number)
     return Programme.of(row) if row else None
@@ -274,6 +290,9 @@ def normalised(data: dict[str, Any]) -> dict[str, Any]:
             return None
         if d < 0 or not d.is_finite():
             errors[path] = "Must not be negative. / Nedrīkst būt negatīva."
+            return None
+        if d > MAX_AMOUNT:  # also keeps the cents within Decimal's precision
+            errors[path] = "At most 1 000 000 000.00. / Ne vairāk kā 1 000 000 000,00."
             return None
         return str(money(d))
 

@@ -51,6 +51,19 @@ def test_bad_settings_are_refused_naming_each_value():
     assert set(err.value.errors or {}) == {"consultation_rates.teacher", "deadline_day", "budget_warn_share"}
 
 
+def test_an_amount_past_what_money_can_hold_is_refused_not_a_crash():
+    """schemathesis sent a tenant budget of 4e31: it broke rounding to cents (a 500); now it is named as too large."""
+    tenant = "4b0c1f1e-1c1a-4c6e-9a5e-2f7f0d7c1a11"
+    with pytest.raises(ApiError) as err:
+        programme.merged(BASE, {"tenant_budgets": {tenant: {"2026/2027-1": "4.0106007220765206e+31"}}})
+    assert err.value.code == "settings_invalid"
+    assert err.value.errors == {
+        f"tenant_budgets.{tenant}.2026/2027-1": "At most 1 000 000 000.00. / Ne vairāk kā 1 000 000 000,00."
+    }
+    at_most = programme.merged(BASE, {"consultation_rates": {"teacher": "1000000000"}})
+    assert at_most["consultation_rates"]["teacher"] == "1000000000.00"
+
+
 def test_money_is_never_a_float():
     assert programme.money("1.005") == Decimal("1.01")
     with pytest.raises(TypeError):
