@@ -152,7 +152,8 @@ class Webhooks(MethodView):
     def post(self, data: dict[str, Any]) -> Any:
         """Add a webhook; the answer holds its signing secret, shown only this once."""
         with rt().db.transaction() as session:
-            return webhook_admin.create(session, current_principal(), data, settings().webhook_allowed_networks)
+            s = settings()
+            return webhook_admin.create(session, current_principal(), data, s.webhook_allowed_networks, s.webhook_key)
 
 
 @hooks_blp.route("/<uuid:webhook_id>")
@@ -193,7 +194,7 @@ class RotateSecret(MethodView):
     def post(self, webhook_id: uuid.UUID) -> Any:
         """Sign with a new secret from now on; the answer shows it once."""
         with rt().db.transaction() as session:
-            return webhook_admin.rotate_secret(session, current_principal(), webhook_id)
+            return webhook_admin.rotate_secret(session, current_principal(), webhook_id, settings().webhook_key)
 
 
 @hooks_blp.route("/<uuid:webhook_id>/deliveries")

@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 
 from services.common.db import Database, utcnow
 
-from . import catalogue, mailer, render, webhooks
+from . import catalogue, mailer, render, sealed, webhooks
 from .catalogue import DIGEST
 from .mailer import Refused, Unavailable
 from .models import FAILED, RETRYING, SENT, Delivery, Notification, Recipient, Webhook
@@ -91,11 +91,18 @@ def deliver_webhook(session: Session, db: Database, settings: NotificationsSetti
         d.status, d.last_error = FAILED, "the webhook was removed or switched off"
         return "dropped"
     try:
+        secret = sealed.open_sealed(settings.webhook_key, hook.secret_encrypted)
+    except sealed.SealError as exc:
+        # a key to fix, not an endpoint to wait for: dead-lettered, and replayable once it is fixed
+        refused = Refused(str(exc))
+        record_failure(db, d.id, refused)
+        raise refused from exc
+    try:
         # again at send time: the host's addresses may have changed since the URL was accepted
         webhooks.check_url(hook.url, settings.webhook_allowed_networks)
         status = webhooks.post(
             hook.url,
-            hook.secret,
+            secret,
             webhook_body(n),
             event=n.kind,
             delivery_id=str(d.id),

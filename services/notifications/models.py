@@ -246,8 +246,9 @@ class Webhook(Base):
     id: Mapped[uuid.UUID] = _uuid()
     tenant_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), index=True)
     url: Mapped[str] = mapped_column(String(2000))
-    # the HMAC key: kept as is, because signing needs it (shown to the tenant once, at creation)
-    secret: Mapped[str] = mapped_column(String(100))
+    # the HMAC key, Fernet-encrypted under NOTIFICATIONS_WEBHOOK_KEY (signing needs it back); the tenant
+    # sees it in clear once, when it is made or rotated
+    secret_encrypted: Mapped[str] = mapped_column(Text)
     kinds: Mapped[list[str]] = mapped_column(JSONB)  # empty: every kind webhooks carry
     description: Mapped[str] = mapped_column(String(200), default="")
     active: Mapped[bool] = mapped_column(Boolean, default=True)

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from marshmallow import validate
+from cryptography.fernet import Fernet
+from marshmallow import ValidationError, validate
 
 from services.common.settings import Settings, common_values, read_env
 
@@ -28,6 +29,8 @@ class NotificationsSettings(Settings):
     # a delivery (one e-mail, one webhook POST) is tried this many more times before it is dead-lettered
     delivery_max_retries: int = 8
     webhook_timeout: float = 5.0
+    # the Fernet key webhook secrets are encrypted under at rest (no default outside the local run)
+    webhook_key: str = ""
     # private, loopback or link-local networks webhooks may still reach (CIDRs); none by default
     webhook_allowed_networks: tuple[str, ...] = ()
     # the expense package deadline: reminders this many days before it
@@ -44,6 +47,14 @@ class NotificationsSettings(Settings):
     approval_wait_days: int = 5
     # daily digests go out at this hour, Europe/Riga
     digest_hour: int = 7
+
+
+def _fernet_key(value: str) -> None:
+    """Refuse at start, not at the first webhook: an empty or malformed key (compose passes blanks on)."""
+    try:
+        Fernet(value.encode())
+    except (ValueError, TypeError) as exc:
+        raise ValidationError("not a Fernet key (32 url-safe base64-encoded bytes)") from exc
 
 
 def _ints(raw: list[str]) -> tuple[int, ...]:
@@ -71,6 +82,7 @@ def load_notifications_settings() -> NotificationsSettings:
         link_base_url=env.str("NOTIFICATIONS_LINK_BASE_URL", "").rstrip("/"),
         delivery_max_retries=env.int("NOTIFICATIONS_DELIVERY_MAX_RETRIES", 8),
         webhook_timeout=env.float("NOTIFICATIONS_WEBHOOK_TIMEOUT", 5.0),
+        webhook_key=env.str("NOTIFICATIONS_WEBHOOK_KEY", validate=_fernet_key),
         webhook_allowed_networks=tuple(env.list("NOTIFICATIONS_WEBHOOK_ALLOWED_NETWORKS", [])),
         reminder_days_before=_ints(env.list("NOTIFICATIONS_REMINDER_DAYS_BEFORE", ["5", "1"])),
         escalation_days=escalation_days,

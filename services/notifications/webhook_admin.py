@@ -1,4 +1,5 @@
-"""Who manages a tenant's webhooks, and their life: create (secret shown once), change, rotate, delete.
+"""Who manages a tenant's webhooks, and their life: create (secret shown once, kept encrypted), change,
+rotate, delete.
 
 The tenant's coordinators manage them: its municipality coordinators, or for a vocational school (its
 own tenant) its school coordinators; platform admins everywhere. Someone with other roles in the
@@ -16,7 +17,7 @@ from sqlalchemy.orm import Session
 from services.common.auth import MUNICIPALITY_COORDINATOR, SCHOOL_COORDINATOR, Principal
 from services.common.errors import ApiError, Forbidden, NotFound
 
-from . import webhooks
+from . import sealed, webhooks
 from .models import Delivery, Notification, TenantRM, Webhook
 
 
@@ -61,18 +62,28 @@ def _tenant_of(principal: Principal, tenant_id: uuid.UUID | None) -> uuid.UUID:
     )
 
 
-def create(session: Session, principal: Principal, data: dict[str, Any], allowed_networks: tuple[str, ...]) -> Webhook:
+def shown_once(hook: Webhook, secret: str) -> dict[str, Any]:
+    """The webhook as the answer that made its secret shows it: the secret in clear, this once."""
+    shown = {c.key: getattr(hook, c.key) for c in Webhook.__table__.columns if c.key != "secret_encrypted"}
+    return {**shown, "secret": secret}
+
+
+def create(
+    session: Session, principal: Principal, data: dict[str, Any], allowed_networks: tuple[str, ...], key: str
+) -> dict[str, Any]:
+    """A new webhook; its secret is kept encrypted under `key` and shown in clear only in this answer."""
     tenant_id = _tenant_of(principal, data.get("tenant_id"))
     ensure_manager(session, principal, tenant_id)
     try:
         url = webhooks.check_url(data["url"], allowed_networks)
     except webhooks.UrlProblem as problem:
         raise _invalid_url(problem) from problem
+    secret = webhooks.new_secret()
     hook = Webhook(
         id=uuid.uuid4(),
         tenant_id=tenant_id,
         url=url,
-        secret=webhooks.new_secret(),
+        secret_encrypted=sealed.seal(key, secret),
         kinds=sorted(set(data.get("kinds") or [])),
         description=data.get("description", ""),
         active=True,
@@ -80,7 +91,7 @@ def create(session: Session, principal: Principal, data: dict[str, Any], allowed
     )
     session.add(hook)
     session.flush()
-    return hook
+    return shown_once(hook, secret)
 
 
 def get(session: Session, principal: Principal, webhook_id: uuid.UUID) -> Webhook:
@@ -116,11 +127,13 @@ def change(
     return hook
 
 
-def rotate_secret(session: Session, principal: Principal, webhook_id: uuid.UUID) -> Webhook:
+def rotate_secret(session: Session, principal: Principal, webhook_id: uuid.UUID, key: str) -> dict[str, Any]:
+    """Sign with a new secret from now on; like at creation, only this answer shows it."""
     hook = get(session, principal, webhook_id)
-    hook.secret = webhooks.new_secret()
+    secret = webhooks.new_secret()
+    hook.secret_encrypted = sealed.seal(key, secret)
     session.flush()
-    return hook
+    return shown_once(hook, secret)
 
 
 def delete(session: Session, principal: Principal, webhook_id: uuid.UUID) -> None:

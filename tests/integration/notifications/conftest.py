@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 import redis
+from cryptography.fernet import Fernet
 from sqlalchemy import select
 
 from devstack.smtp_sink import read_messages
@@ -51,6 +52,7 @@ def notifications_settings(make_database, redis_url, stack_env, identity_setting
         webhook_timeout=2.0,
         # the tests' own receiver listens on loopback; nothing else private is allowed
         webhook_allowed_networks=("127.0.0.0/8",),
+        webhook_key=Fernet.generate_key().decode(),
     )
 
 
@@ -66,6 +68,7 @@ def notifications_env(s: NotificationsSettings) -> dict[str, str]:
         "NOTIFICATIONS_DELIVERY_MAX_RETRIES": str(s.delivery_max_retries),
         "NOTIFICATIONS_WEBHOOK_TIMEOUT": str(s.webhook_timeout),
         "NOTIFICATIONS_WEBHOOK_ALLOWED_NETWORKS": ",".join(s.webhook_allowed_networks),
+        "NOTIFICATIONS_WEBHOOK_KEY": s.webhook_key,
         "TASK_RETRY_BACKOFF": str(s.task_retry_backoff),
         "LOG_LEVEL": "INFO",
     }

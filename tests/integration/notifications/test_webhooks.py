@@ -10,7 +10,14 @@ import uuid
 from typing import Any
 
 import pytest
+from cryptography.fernet import Fernet
+from sqlalchemy import select
 
+from services.notifications import delivery
+from services.notifications.dispatch import add_delivery
+from services.notifications.mailer import Refused
+from services.notifications.models import Notification, Webhook
+from services.notifications.webhooks import verify
 from tests.integration.notifications.conftest import deliveries, send_as, settled, staff_grants
 from tests.support.workers import wait_for
 
@@ -70,6 +77,68 @@ def test_the_tenants_coordinators_manage_its_webhooks_and_no_one_else(notifs, ca
     assert rotated["secret"] != hook["secret"]
     assert notifs.delete(path, headers=cast.headers("municipality")).status_code == 204
     assert notifs.get(path, headers=cast.headers("municipality")).status_code == 404
+
+
+def _stored(runtime: Any, hook_id: str) -> dict[str, Any]:
+    with runtime.db.session() as s:
+        row = s.execute(select(Webhook.__table__).where(Webhook.id == uuid.UUID(hook_id))).mappings().one()
+        return dict(row)
+
+
+def test_the_secret_is_shown_once_and_kept_encrypted(notifs, cast, hood, receiver, notif_runtime):
+    hook = _create(notifs, cast, "municipality", receiver.url).json
+    path = f"/webhooks/{hook['id']}"
+    for read in (notifs.get(path, headers=cast.headers("municipality")).json,
+                 notifs.get("/webhooks", headers=cast.headers("municipality")).json["items"][0],
+                 notifs.patch(path, json={"description": "x"}, headers=cast.headers("municipality")).json):  # fmt: skip
+        assert "secret" not in read and "secret_encrypted" not in read and hook["secret"] not in str(read)
+    row = _stored(notif_runtime, hook["id"])
+    assert "secret" not in row and hook["secret"] not in str(row)  # no column holds it in clear
+    key = notif_runtime.settings.webhook_key
+    assert Fernet(key.encode()).decrypt(row["secret_encrypted"].encode()).decode() == hook["secret"]
+
+    rotated = notifs.post(f"{path}/rotate-secret", headers=cast.headers("municipality")).json
+    row = _stored(notif_runtime, hook["id"])
+    assert rotated["secret"] not in str(row)
+    assert Fernet(key.encode()).decrypt(row["secret_encrypted"].encode()).decode() == rotated["secret"]
+    # the worker opens it to sign: the receiver verifies with the secret the rotation showed
+    send_as(notif_runtime, "notifications.plan_returned", _returned(cast, hood["a"], str(uuid.uuid4())))
+    wait_for(lambda: receiver.accepted() and settled(notif_runtime), message="the webhook POST")
+    (req,) = receiver.accepted()
+    ts = req["headers"]["X-PuMPuRS-Timestamp"]
+    assert verify(rotated["secret"], ts, req["body"], req["headers"]["X-PuMPuRS-Signature"])
+    assert not verify(hook["secret"], ts, req["body"], req["headers"]["X-PuMPuRS-Signature"])
+
+
+def test_a_secret_the_key_cannot_open_fails_the_delivery_for_good_and_sends_nothing(
+    notifs, cast, hood, receiver, notif_runtime
+):
+    hook = _create(notifs, cast, "municipality", receiver.url).json
+    did = _webhook_delivery(notif_runtime, hook["id"], hood["a"]["id"])
+    other_key = notif_runtime.settings.replace(webhook_key=Fernet.generate_key().decode())
+    with notif_runtime.db.session() as s, pytest.raises(Refused, match="NOTIFICATIONS_WEBHOOK_KEY"):
+        delivery.deliver_webhook(s, notif_runtime.db, other_key, did)
+    (failed,) = deliveries(notif_runtime, channel="webhook")
+    assert (failed.status, failed.attempts) == ("failed", 1) and receiver.requests == []
+
+
+def _webhook_delivery(runtime: Any, hook_id: str, tenant_id: str) -> uuid.UUID:
+    """A webhook delivery written as dispatch writes it, with no task queued: the test runs it itself."""
+    with runtime.db.session() as s:
+        n = Notification(
+            id=uuid.uuid4(),
+            key=f"statement_ready:{uuid.uuid4()}",
+            kind="statement_ready",
+            tenant_id=uuid.UUID(tenant_id),
+            ref_type="statement",
+            ref_id=str(uuid.uuid4()),
+            data={"month": "2026-10-01", "total": "10.00"},
+        )
+        s.add(n)
+        s.flush()
+        did = add_delivery(s, n.id, "webhook", hook_id, "unused", "pending", webhook_id=uuid.UUID(hook_id))
+        assert did is not None
+        return did
 
 
 BAD_URLS = [

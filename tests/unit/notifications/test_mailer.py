@@ -10,6 +10,7 @@ from email.message import EmailMessage
 from typing import Any
 
 import pytest
+from cryptography.fernet import Fernet
 from environs import EnvError
 
 from services.notifications import mailer
@@ -118,7 +119,7 @@ def test_a_ca_file_that_cannot_be_read_is_passing_trouble_not_a_silent_plain_sen
 )
 def test_the_security_setting_and_the_older_starttls_one(monkeypatch, env, security):
     monkeypatch.setenv("NOTIFICATIONS_DATABASE_URL", "postgresql://x@localhost/n")
-    monkeypatch.setenv("NOTIFICATIONS_WEBHOOK_KEY", "k")
+    monkeypatch.setenv("NOTIFICATIONS_WEBHOOK_KEY", Fernet.generate_key().decode())
     for name in ("SMTP_SECURITY", "SMTP_STARTTLS"):
         monkeypatch.delenv(name, raising=False)
     for name, value in env.items():
@@ -128,7 +129,7 @@ def test_the_security_setting_and_the_older_starttls_one(monkeypatch, env, secur
 
 def test_an_unknown_security_setting_is_refused_at_start(monkeypatch):
     monkeypatch.setenv("NOTIFICATIONS_DATABASE_URL", "postgresql://x@localhost/n")
-    monkeypatch.setenv("NOTIFICATIONS_WEBHOOK_KEY", "k")
+    monkeypatch.setenv("NOTIFICATIONS_WEBHOOK_KEY", Fernet.generate_key().decode())
     monkeypatch.setenv("SMTP_SECURITY", "tls")
     with pytest.raises(EnvError):
         load_notifications_settings()
