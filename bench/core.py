@@ -67,19 +67,25 @@ def log(message: str) -> None:
 
 @dataclass(frozen=True)
 class Target:
-    """A known goal: `ratio <= max_ratio`, or `value <= max_value` (absolute, in the row's unit)."""
+    """A known goal: `ratio <= max_ratio`, `ratio >= min_ratio` (a throughput's share of its baseline),
+    or `value <= max_value` (absolute, in the row's unit)."""
 
     max_ratio: float | None = None
     max_value: float | None = None
+    min_ratio: float | None = None
 
     def text(self, unit: str) -> str:
         if self.max_ratio is not None:
             return f"≤ {self.max_ratio:g}×"
+        if self.min_ratio is not None:
+            return f"≥ {self.min_ratio:g}×"
         return f"≤ {self.max_value:g} {unit}"
 
     def met(self, value: float, ratio: float | None) -> bool | None:
         if self.max_ratio is not None:
             return None if ratio is None else ratio <= self.max_ratio
+        if self.min_ratio is not None:
+            return None if ratio is None else ratio >= self.min_ratio
         if self.max_value is not None:
             return value <= self.max_value
         return None
@@ -474,6 +480,78 @@ class Service:
             raise
 
 
+MB = 1024 * 1024
+COUNT = "processes"  # a row's unit for whole numbers of processes
+PROCESS_RSS_MB = 300.0  # DESIGN: no process above 300 MB
+
+
+class MemoryWatch:
+    """Peak resident memory of several running Services (each a process tree), sampled together from
+    `start()` to `stop()`; `rows()` makes the memory figures of a benchmark from it.
+
+    Per role (a Service's name): the largest single process at its peak against the largest at idle (when
+    `start()` was called), with the 300 MB target; then how many processes of all exceeded it.
+    `per_process()` lists every process's peak, for a note."""
+
+    def __init__(self, services: Sequence[Service], interval: float = 0.2, max_seconds: float = 600.0) -> None:
+        self.services = list(services)
+        self.samplers = {s.name: RssSampler(s.pid, interval=interval, max_seconds=max_seconds) for s in services}
+        self.idle: dict[str, dict[int, int]] = {}
+
+    def start(self) -> MemoryWatch:
+        for name, sampler in self.samplers.items():
+            self.idle[name] = sampler.snapshot()
+            sampler.start()
+        return self
+
+    def stop(self) -> None:
+        for sampler in self.samplers.values():
+            sampler.stop()
+
+    def per_process(self) -> dict[str, list[float]]:
+        """Each role's processes' peaks in MB, largest first."""
+        return {
+            name: sorted((rss / MB for rss in sampler.peaks.values()), reverse=True)
+            for name, sampler in self.samplers.items()
+        }
+
+    def note(self) -> str:
+        parts = [f"{name} {'/'.join(f'{mb:.0f}' for mb in peaks)}" for name, peaks in self.per_process().items()]
+        return "peak RSS of every process, MB (largest first): " + "; ".join(parts)
+
+    def rows(self, group: str, limit_mb: float = PROCESS_RSS_MB) -> list[Row]:
+        target = Target(max_value=limit_mb)
+        out: list[Row] = []
+        for name, sampler in self.samplers.items():
+            if not sampler.peaks:
+                continue
+            idle = max(self.idle.get(name, {}).values(), default=0) / MB
+            out.append(
+                Row(
+                    group,
+                    f"{name}: largest of {len(sampler.peaks)} processes, peak RSS",
+                    sampler.peak_process[1] / MB,
+                    "MB",
+                    idle or None,
+                    "largest at idle",
+                    target=target,
+                )
+            )
+        peaks = [mb for each in self.per_process().values() for mb in each]
+        if peaks:
+            out.append(
+                Row(
+                    group,
+                    f"processes above {limit_mb:g} MB (of {len(peaks)})",
+                    float(sum(mb > limit_mb for mb in peaks)),
+                    COUNT,
+                    None,
+                    target=Target(max_value=0),
+                )
+            )
+        return out
+
+
 def run_command(command: list[str], env: Mapping[str, str], log_path: Path, timeout: float) -> None:
     """Run a one-off command to completion (bounded), its output appended to `log_path`."""
     log_path.parent.mkdir(parents=True, exist_ok=True)
@@ -519,7 +597,7 @@ def _fmt(value: float | None, unit: str = "") -> str:
         return "—"
     if unit == "ms":
         text = f"{value:.1f}" if value < 100 else f"{value:.0f}"
-    elif abs(value) >= 100:
+    elif unit == COUNT or abs(value) >= 100:
         text = f"{value:.0f}"
     else:
         text = f"{value:.2f}" if abs(value) < 10 else f"{value:.1f}"

@@ -32,12 +32,14 @@ from .core import BENCH_VAR, Benchmark, Context, Row, log, machine, table
 MODULES = (
     "bench.api_identity",
     "bench.outbox",
+    "bench.pipeline",
 )
 
 # Seconds each benchmark may take at most (normal, quick); the whole run stays under ~3 minutes.
 BUDGETS = {
     "api_identity": (105.0, 55.0),
     "outbox": (60.0, 35.0),
+    "pipeline": (150.0, 90.0),
 }
 DEFAULT_BUDGET = (60.0, 30.0)
 KEEP_LOG_DIRS = 5

@@ -1,0 +1,453 @@
+"""Upload to verdict: expense documents through documents' API, finance's checks and back, against bare parts.
+
+Ten clients (threads, one keep-alive session each) in a closed loop: each uploads a 100 KB expense receipt (a
+PDF with a scanned page; different bytes every time, so no upload is a duplicate) with its metadata, waits
+until finance's verdict is visible in documents' database, then uploads the next. A watcher thread reads
+the in-flight documents' status from that database every few milliseconds, so waiting loads no API.
+Every claim names its own student, category and month of an approved plan with an attestation on file,
+so each is checked through all eight rules and accepted (bench/pipeline_stack.py seeds that world).
+
+Baseline, in the same run, same clients and concurrency: what the pipeline cannot do without, bare:
+a `put_object` of the same bytes to the same S3 server, then two Celery round trips (send, a no-op worker
+with two processes runs it, wait for its result) on the same broker, one for each hop the pipeline makes
+(documents → finance, finance → documents). Pipeline and baseline alternate (ABBA) and are pooled.
+
+Memory: every process of the APIs and workers is sampled throughout (bench.core.MemoryWatch).
+"""
+
+from __future__ import annotations
+
+import io
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import requests
+
+from . import pipeline_stack
+from .core import (
+    Benchmark,
+    Context,
+    LoadResult,
+    MemoryWatch,
+    Row,
+    Target,
+    closed_loop,
+    log,
+    percentile,
+)
+
+GROUP = "upload to verdict"
+CLIENTS = 10
+THROUGHPUT = Target(min_ratio=0.4)  # the issue: at least 40 % of the baseline's throughput
+LATENCY_P95 = Target(max_value=1000.0)  # ms: p95 under 1 s with 10 concurrent clients
+VERDICTS = ("accepted", "needs_fix", "rejected")
+HOPS = 2  # Celery messages on the way: documents → finance, finance → documents
+DOCUMENT_KB = 100
+WATCH_INTERVAL = 0.005  # seconds between the watcher's reads of the in-flight documents' status
+VERDICT_TIMEOUT = 60.0
+
+
+@dataclass(frozen=True)
+class Plan:
+    rounds: int  # pipeline and baseline each run this many times, alternating (ABBA), pooled
+    uploads: int  # per client per pipeline round
+    baseline: int  # per client per baseline round
+    warmup: int  # unrecorded uploads per client before the first round
+    phase_seconds: float  # a round stops early at this limit
+
+
+def plan(ctx: Context) -> Plan:
+    if ctx.quick:
+        return Plan(rounds=1, uploads=6, baseline=10, warmup=1, phase_seconds=20)
+    return Plan(rounds=2, uploads=12, baseline=20, warmup=2, phase_seconds=30)
+
+
+# ---------------------------------------------------------------------------------------- the file
+
+
+class Receipts:
+    """100 KB PDFs of one page with a scanned image (random bytes: it does not compress), each with its own
+    number in the title, so every upload's bytes and checksum differ; made once, numbered in place."""
+
+    PLACEHOLDER = b"BENCH000000000000"  # letters and digits: written as they are
+
+    def __init__(self, kb: int = DOCUMENT_KB) -> None:
+        import os
+
+        from pypdf import PdfWriter
+        from pypdf.generic import NameObject, NumberObject, StreamObject
+
+        side = int((kb * 1024 / 3) ** 0.5)
+        writer = PdfWriter()
+        page = writer.add_blank_page(595, 842)
+        image = StreamObject()
+        image.set_data(os.urandom(side * side * 3))
+        image.update(
+            {
+                NameObject("/Type"): NameObject("/XObject"),
+                NameObject("/Subtype"): NameObject("/Image"),
+                NameObject("/Width"): NumberObject(side),
+                NameObject("/Height"): NumberObject(side),
+                NameObject("/ColorSpace"): NameObject("/DeviceRGB"),
+                NameObject("/BitsPerComponent"): NumberObject(8),
+            }
+        )
+        from pypdf.generic import DictionaryObject
+
+        page[NameObject("/Resources")] = DictionaryObject(
+            {NameObject("/XObject"): DictionaryObject({NameObject("/Im0"): writer._add_object(image)})}
+        )
+        writer.add_metadata({"/Title": "Kvits " + self.PLACEHOLDER.decode()})
+        out = io.BytesIO()
+        writer.write(out)
+        self.template = out.getvalue()
+        if self.template.count(self.PLACEHOLDER) != 1:
+            raise RuntimeError("the receipt template does not hold its number once")
+        self._lock = threading.Lock()
+        self._next = 0
+
+    def make(self, n: int) -> bytes:
+        """The receipt numbered `n` (negative numbers too: the world's attestations use them)."""
+        return self.template.replace(self.PLACEHOLDER, f"BENCH{n % 10**12:012d}".encode())
+
+    def fresh(self) -> bytes:
+        with self._lock:
+            self._next += 1
+            n = self._next
+        return self.make(n)
+
+    @property
+    def size(self) -> int:
+        return len(self.template)
+
+
+# ---------------------------------------------------------------------------------------- the watcher
+
+
+class VerdictWatch:
+    """One thread reading the status of the documents in flight from documents' database."""
+
+    def __init__(self, dsn: str, interval: float = WATCH_INTERVAL) -> None:
+        self.dsn, self.interval = dsn, interval
+        self._pending: dict[str, threading.Event] = {}
+        self.seen: dict[str, tuple[str, float]] = {}  # document id -> (verdict, time.time() seen)
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self.error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, name="bench-verdicts", daemon=True)
+
+    def start(self) -> VerdictWatch:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(5)
+
+    def wait(self, document_id: str, timeout: float) -> str | None:
+        """The verdict once visible; None when it did not come in time."""
+        event = threading.Event()
+        with self._lock:
+            if document_id in self.seen:
+                return self.seen[document_id][0]
+            self._pending[document_id] = event
+        if not event.wait(timeout):
+            with self._lock:
+                self._pending.pop(document_id, None)
+            return None
+        return self.seen[document_id][0]
+
+    def _run(self) -> None:
+        import psycopg
+
+        try:
+            with psycopg.connect(self.dsn, autocommit=True, connect_timeout=5) as conn:
+                while not self._stop.is_set():
+                    with self._lock:
+                        ids = list(self._pending)
+                    if ids:
+                        rows = conn.execute(
+                            "SELECT id::text, status FROM documents WHERE id = ANY(%s::uuid[]) AND status = ANY(%s)",
+                            (ids, list(VERDICTS)),
+                        ).fetchall()
+                        at = time.time()
+                        with self._lock:
+                            for doc_id, status in rows:
+                                self.seen[doc_id] = (status, at)
+                                event = self._pending.pop(doc_id, None)
+                                if event is not None:
+                                    event.set()
+                    self._stop.wait(self.interval)
+        except BaseException as exc:  # the clients time out and report it
+            self.error = exc
+
+
+# ---------------------------------------------------------------------------------------- phases
+
+
+@dataclass
+class Upload:
+    document_id: str
+    started: float  # time.time()
+    answered: float  # time.time() when the API answered 201
+    seen: float  # time.time() when the watcher saw the verdict
+    verdict: str
+
+
+@dataclass
+class Phases:
+    ctx: Context
+    stack: pipeline_stack.Stack
+    world: pipeline_stack.World
+    receipts: Receipts
+    watch: VerdictWatch
+    uploads: list[Upload] = field(default_factory=list)
+    _counters: list[int] = field(default_factory=lambda: [0] * CLIENTS)
+
+    def upload(self, session: requests.Session, c: int, i: int) -> requests.Response:
+        n = self._counters[c]
+        self._counters[c] += 1
+        data = self.receipts.fresh()
+        started = time.time()
+        resp = session.post(
+            f"{self.stack.documents_url}/documents",
+            headers=self.world.headers(),
+            data=self.world.claim(c, n),
+            files={"file": ("kvits.pdf", io.BytesIO(data), "application/pdf")},
+            timeout=30,
+        )
+        answered = time.time()
+        if resp.status_code != 201:
+            return resp
+        doc_id = str(resp.json()["document"]["id"])
+        verdict = self.watch.wait(doc_id, VERDICT_TIMEOUT)
+        if verdict is None:
+            raise requests.Timeout(f"no verdict on {doc_id} in {VERDICT_TIMEOUT:.0f}s (watcher: {self.watch.error!r})")
+        if i >= 0:  # warm-up uploads (negative i) are not measured
+            self.uploads.append(Upload(doc_id, started, answered, self.watch.seen[doc_id][1], verdict))
+        return resp
+
+    def baseline(self) -> tuple[Callable[[requests.Session, int], None], Any]:
+        """(setup, request) of the bare path: each client with its own Celery app (results are per app)."""
+        from minio import Minio
+
+        from .echo_worker import TASK, make_app
+
+        s = self.ctx.servers
+        endpoint = s["S3_ENDPOINT_URL"].split("://", 1)[1]
+        import urllib3
+
+        minio = Minio(
+            endpoint,
+            access_key=s["S3_ACCESS_KEY"],
+            secret_key=s["S3_SECRET_KEY"],
+            secure=False,
+            http_client=urllib3.PoolManager(maxsize=CLIENTS, timeout=urllib3.Timeout(connect=2, read=20)),
+        )
+        apps: dict[int, Any] = {}
+
+        def setup(_session: requests.Session, c: int) -> None:
+            apps[c] = make_app(self.stack.broker)
+
+        def request(_session: requests.Session, c: int, _i: int) -> requests.Response:
+            data = self.receipts.fresh()
+            minio.put_object(
+                pipeline_stack.BUCKET,
+                f"bench-baseline/{time.time_ns()}-{c}",
+                io.BytesIO(data),
+                len(data),
+                content_type="application/pdf",
+            )
+            for hop in range(HOPS):
+                if apps[c].send_task(TASK, args=[hop], queue="bench-echo").get(timeout=30) != hop:
+                    raise RuntimeError("the echo worker answered something else")
+            done = requests.Response()
+            done.status_code = 200
+            return done
+
+        self._baseline_apps = apps
+        return setup, request
+
+    def close(self) -> None:
+        import gc
+
+        gc.collect()  # results caught in reference cycles let go of the broker now, while it is still up
+        for app in getattr(self, "_baseline_apps", {}).values():
+            app.close()
+
+
+def run(ctx: Context) -> list[Row]:
+    p = plan(ctx)
+    receipts = Receipts()
+    per_client = p.warmup + p.rounds * p.uploads
+    log(f"pipeline: starting identity, documents and finance as deployed (receipts of {receipts.size // 1024} KB)")
+    t0 = time.monotonic()
+    stack = pipeline_stack.start(ctx)
+    log(f"pipeline: every process answers after {time.monotonic() - t0:.0f}s")
+    memory = MemoryWatch(stack.services, max_seconds=max(ctx.remaining(), 10)).start()
+    watch = VerdictWatch(stack.db["documents"]).start()
+    phases: Phases | None = None
+    results: dict[str, list[LoadResult]] = {"pipeline": [], "baseline": []}
+    try:
+        world = pipeline_stack.seed(stack, CLIENTS, per_client, receipts.make)
+        log("pipeline: world seeded; measuring")
+        phases = Phases(ctx, stack, world, receipts, watch)
+        setup, bare = phases.baseline()
+        order = ["baseline", "pipeline"] * p.rounds
+        for r in range(1, p.rounds, 2):  # ABBA: a steady drift of the machine cancels out
+            order[2 * r], order[2 * r + 1] = order[2 * r + 1], order[2 * r]
+        for k, path in enumerate(order):
+            stack.check_alive()
+            if ctx.remaining() < 5:
+                ctx.notes.append(f"skipped a {path} round: out of time")
+                continue
+            first = k < 2
+            if path == "pipeline":
+                result = closed_loop(
+                    "pipeline",
+                    phases.upload,
+                    clients=CLIENTS,
+                    per_client=p.uploads,
+                    warmup=p.warmup if first else 0,
+                    time_limit=min(p.phase_seconds, max(ctx.remaining() - 3, 1)),
+                    ok=lambda r: r.status_code == 201,
+                )
+            else:
+                result = closed_loop(
+                    "baseline",
+                    bare,
+                    clients=CLIENTS,
+                    per_client=p.baseline,
+                    warmup=2 if first else 0,
+                    time_limit=min(p.phase_seconds, max(ctx.remaining() - 3, 1)),
+                    setup=setup,
+                )
+            log(f"pipeline: {result.summary()}")
+            if result.errors:
+                ctx.notes.append(f"{path}: {result.errors} failed, first: {result.first_error}")
+            if result.cut_short:
+                ctx.notes.append(f"{path}: a round stopped at the time limit after {result.done} of {result.planned}")
+            results[path].append(result)
+        memory.stop()
+        stages = breakdown(stack, phases.uploads)
+    finally:
+        memory.stop()
+        watch.stop()
+        if phases is not None:
+            phases.close()
+        stack.stop()
+    ctx.notes.append(memory.note())
+    out = rows(results, phases.uploads if phases else [], stages)
+    return out + memory.rows(f"memory during upload to verdict ({len(stack.services)} roles)")
+
+
+# ---------------------------------------------------------------------------------------- where the time goes
+
+
+STAGES = (
+    "POST /documents answered",
+    "waiting in finance's queue",
+    "finance checks, commits, relays the verdict",
+    "waiting in documents' queue",
+    "documents records it, the client sees it",
+)
+
+
+def breakdown(stack: pipeline_stack.Stack, uploads: list[Upload]) -> dict[str, list[float]]:
+    """Each measured upload's time (ms) in each stage: the clients' clocks, and what the services recorded on the
+    same machine's clock (each outbox row's relay time, each consumer's start in its processed-messages table)."""
+    import psycopg
+
+    ids = [u.document_id for u in uploads]
+    if not ids:
+        return {}
+
+    def relayed(service: str, task: str) -> dict[str, tuple[str, float]]:
+        """document id -> (message id, when it was relayed) of the messages of `task` about these documents."""
+        with psycopg.connect(stack.db[service], autocommit=True) as conn:
+            rows = conn.execute(
+                "SELECT payload->>'document_id', id::text, sent_at FROM outbox "
+                "WHERE task_name = %s AND payload->>'document_id' = ANY(%s) AND sent_at IS NOT NULL",
+                (task, ids),
+            ).fetchall()
+        return {d: (m, at.timestamp()) for d, m, at in rows}
+
+    def started(service: str, message_ids: list[str]) -> dict[str, float]:
+        """message id -> when the consumer began handling it."""
+        with psycopg.connect(stack.db[service], autocommit=True) as conn:
+            rows = conn.execute(
+                "SELECT message_id, processed_at FROM processed_messages WHERE message_id = ANY(%s)", (message_ids,)
+            ).fetchall()
+        return {m: at.timestamp() for m, at in rows}
+
+    check = relayed("documents", "finance.check_expense_document")
+    verdict = relayed("finance", "documents.set_review_status")
+    check_began = started("finance", [m for m, _ in check.values()])
+    verdict_began = started("documents", [m for m, _ in verdict.values()])
+    out: dict[str, list[float]] = {k: [] for k in STAGES}
+    for u in uploads:
+        d = u.document_id
+        if d not in check or d not in verdict:
+            continue
+        (check_id, _), (verdict_id, verdict_sent) = check[d], verdict[d]  # the check is relayed before the answer
+        if check_id not in check_began or verdict_id not in verdict_began:
+            continue
+        marks = [u.started, u.answered, check_began[check_id], verdict_sent, verdict_began[verdict_id], u.seen]
+        for name, a, b in zip(STAGES, marks, marks[1:], strict=False):
+            out[name].append((b - a) * 1000)
+    return out
+
+
+def rows(results: dict[str, list[LoadResult]], uploads: list[Upload], stages: dict[str, list[float]]) -> list[Row]:
+    from .api_identity import pooled
+
+    if not results["pipeline"] or not results["baseline"]:
+        raise RuntimeError("the pipeline or its baseline was not measured")
+    pipe = pooled(results["pipeline"])
+    base = pooled(results["baseline"])
+    group = f"{GROUP} ({CLIENTS} clients, {DOCUMENT_KB} KB receipts)"
+    bare = f"put_object + {HOPS} Celery round trips"
+    out = [
+        Row(group, "throughput, verdicts a second", pipe.throughput, "docs/s", base.throughput, bare, THROUGHPUT),
+    ]
+    for q in (50, 95, 99):
+        out.append(
+            Row(
+                group,
+                f"upload start → verdict visible, p{q}",
+                pipe.p(q) * 1000,
+                "ms",
+                base.p(q) * 1000,
+                f"{bare}, p{q}",
+                target=LATENCY_P95 if q == 95 else None,
+            )
+        )
+    counts = {v: sum(u.verdict == v for u in uploads) for v in VERDICTS}
+    note = ", ".join(f"{n} {v}" for v, n in counts.items())
+    out.append(
+        Row(group, "verdicts accepted", float(counts["accepted"]), "docs", float(len(uploads)), "measured", note=note)
+    )
+    p95s = "; ".join(f"{name} {percentile(v, 95):.0f} ms" for name, v in stages.items() if v)
+    for k, name in enumerate(n for n in STAGES if stages.get(n)):
+        out.append(
+            Row(
+                group,
+                f"stage p50: {name}",
+                percentile(stages[name], 50),
+                "ms",
+                None,
+                note=f"where the time goes (p95 of each stage): {p95s}" if k == 0 else "",
+            )
+        )
+    return out
+
+
+BENCHMARK = Benchmark(
+    name="pipeline",
+    title="upload to verdict through documents and finance vs bare put_object and Celery round trips; memory",
+    servers=("postgres", "redis", "s3"),
+    run=run,
+)
