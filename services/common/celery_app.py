@@ -9,6 +9,7 @@ from celery import Celery, bootsteps, signals
 from kombu import Queue
 
 from .contracts import Contract
+from .logging import configured_level
 from .settings import Settings
 
 REDBEAT_PREFIX = "redbeat:pumpurs:"
@@ -117,6 +118,15 @@ def install_outbox_relay(app: Celery, outbox_factory: Any, interval: float) -> N
                 self.thread.stop()
 
     app.steps["worker"].add(OutboxRelay)
+
+
+@signals.after_setup_logger.connect
+def _keep_service_log_level(logger: Any = None, **_: Any) -> None:
+    """Celery sets the root logger to the worker's --loglevel (WARNING when not given): LOG_LEVEL decides, as in
+    the APIs, so a deployed worker logs its INFO events (ready, duplicates skipped) when LOG_LEVEL=INFO."""
+    level = configured_level()
+    if level is not None and logger is not None:
+        logger.setLevel(level)
 
 
 @signals.task_prerun.connect

@@ -28,11 +28,17 @@ def mask_personal_codes(_logger: Any, _method: str, event_dict: dict[str, Any]) 
 
 
 _configured = False
+_level: int | None = None
+
+
+def configured_level() -> int | None:
+    """The root level configure_logging set in this process (LOG_LEVEL), or None before it ran."""
+    return _level
 
 
 def configure_logging(service: str, fmt: str = "json", level: str = "INFO") -> None:
     """Configure structlog and the stdlib root logger once per process."""
-    global _configured
+    global _configured, _level
     if _configured:
         return
     _configured = True
@@ -64,5 +70,6 @@ def configure_logging(service: str, fmt: str = "json", level: str = "INFO") -> N
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
+    _level = root.level
     for noisy in ("werkzeug",):
         logging.getLogger(noisy).setLevel(logging.WARNING)
