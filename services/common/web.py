@@ -6,12 +6,13 @@ import os
 import time
 import uuid
 from collections.abc import Callable
+from http import HTTPStatus
 from typing import Any
 
 import structlog
 from flask import Flask, Response, g, jsonify, request, send_from_directory
-from flask_smorest import Api
-from marshmallow import Schema, fields
+from flask_smorest import Api, Blueprint
+from marshmallow import INCLUDE, Schema, fields
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
     CollectorRegistry,
@@ -22,7 +23,7 @@ from prometheus_client import (
 )
 
 from .auth import public
-from .errors import ApiError, register_error_handlers
+from .errors import PROBLEM_JSON, ApiError, register_error_handlers
 from .logging import configure_logging
 from .settings import Settings
 
@@ -34,6 +35,9 @@ LATENCY = Histogram("http_request_seconds", "HTTP request latency", ["service", 
 
 class ProblemSchema(Schema):
     """An error (RFC 9457 problem details); `code` is stable and meant for programs."""
+
+    class Meta:
+        unknown = INCLUDE  # a problem may carry members of its own (`retry_after`, `status_now`, ...)
 
     type = fields.String()
     title = fields.String(metadata={"description": "English title"})
@@ -47,13 +51,65 @@ class ProblemSchema(Schema):
     request_id = fields.String()
 
 
+# every operation may answer these, each as problem+json with its stable `code` (README, "Errors")
+DOCUMENTED_ERRORS = (401, 403, 404, 409, 422)
+
+
+def _problem_content() -> dict[str, Any]:
+    return {PROBLEM_JSON: {"schema": ProblemSchema}}
+
+
+def _document_errors(doc: dict[str, Any], _doc_info: dict[str, Any], **_kwargs: Any) -> dict[str, Any]:
+    """Declare the shared error answers on an operation; an error documented without a body gets the problem's."""
+    responses = doc.setdefault("responses", {})  # keyed by int or str status, and "default"
+    declared = {str(k) for k in responses}
+    for status in DOCUMENTED_ERRORS:
+        if str(status) not in declared:
+            responses[status] = HTTPStatus(status).name
+    for status, response in responses.items():
+        if str(status).isdigit() and int(status) >= 400 and isinstance(response, dict) and "content" not in response:
+            response["content"] = _problem_content()
+    return doc
+
+
+def _decimal_pattern(_converter: Any, field: fields.Field, **_kwargs: Any) -> dict[str, Any]:
+    return {"pattern": DECIMAL_PATTERN} if isinstance(field, fields.Decimal) else {}
+
+
+DECIMAL_PATTERN = r"^-?[0-9]+(\.[0-9]+)?$"
+
+
 class PlatformApi(Api):
-    """flask-smorest Api whose errors go through our problem+json handler."""
+    """flask-smorest Api whose errors go through our problem+json handler, and are documented as such."""
 
     ERROR_SCHEMA = ProblemSchema
 
     def _register_error_handlers(self) -> None:
         register_error_handlers(self._app)
+
+    def _register_responses(self) -> None:
+        """Like flask-smorest's, but an error's body is application/problem+json, as the handler answers."""
+        for status in HTTPStatus:
+            response: dict[str, Any] = {"description": status.phrase}
+            if status >= 400:
+                response["content"] = _problem_content()
+            elif not (100 <= status < 200) and status not in (204, 304):
+                response["content"] = {self.DEFAULT_RESPONSE_CONTENT_TYPE: {"schema": self.ERROR_SCHEMA}}
+            self.spec.components.response(status.name, response, lazy=True)
+        self.spec.components.response(
+            "DEFAULT_ERROR", {"description": "Default error response", "content": _problem_content()}, lazy=True
+        )
+
+    def _init_spec(self, *args: Any, **kwargs: Any) -> None:
+        super()._init_spec(*args, **kwargs)
+        # a Decimal travels as a string ("12.30"), both ways: say so, not "number"
+        self.ma_plugin.map_to_openapi_type(fields.Decimal, "string", "decimal")
+        self.ma_plugin.converter.add_attribute_function(_decimal_pattern)
+
+    def register_blueprint(self, blp: Blueprint, **options: Any) -> None:
+        if _document_errors not in blp._prepare_doc_cbks:  # blueprints outlive apps: add it once
+            blp._prepare_doc_cbks.append(_document_errors)
+        super().register_blueprint(blp, **options)
 
 
 ReadinessCheck = Callable[[], None]
