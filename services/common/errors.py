@@ -145,6 +145,20 @@ def _from_http_exception(exc: HTTPException) -> ApiError:
     return ApiError(status, None, exc.description if status < 500 else None, headers=headers)
 
 
+RETRY_AFTER_SECONDS = 5
+
+
+def _dependency_down(exc: Exception) -> bool:
+    """The service's database or Redis is away for a moment (a restart, a failover): nothing the client did."""
+    from redis.exceptions import ConnectionError as RedisConnectionError
+    from redis.exceptions import TimeoutError as RedisTimeoutError
+    from sqlalchemy.exc import DBAPIError, OperationalError
+
+    if isinstance(exc, RedisConnectionError | RedisTimeoutError | OperationalError):
+        return True
+    return isinstance(exc, DBAPIError) and bool(exc.connection_invalidated)
+
+
 def register_error_handlers(app: Flask) -> None:
     """Route every error, ours, Werkzeug's, webargs' or unexpected, through problem+json."""
 
@@ -158,5 +172,17 @@ def register_error_handlers(app: Flask) -> None:
 
     @app.errorhandler(Exception)
     def _unexpected(exc: Exception) -> Response:
+        if _dependency_down(exc):
+            log.warning("dependency_unavailable", error_type=type(exc).__name__)
+            return problem_response(
+                ApiError(
+                    503,
+                    "unavailable",
+                    "The service's database or message broker is not reachable now. Try again in a moment.",
+                    detail_lv="Servisa datubāze vai ziņojumu starpnieks pašlaik nav sasniedzams. "
+                    "Mēģiniet vēlreiz pēc brīža.",
+                    headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
+                )
+            )
         log.exception("unhandled_error", error_type=type(exc).__name__)
         return problem_response(ApiError(500))

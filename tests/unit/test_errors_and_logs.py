@@ -25,6 +25,18 @@ def _app() -> Flask:
     def boom():  # type: ignore[no-untyped-def]
         raise RuntimeError("secret internals 010101-12345")
 
+    @app.get("/redis-down")
+    def redis_down():  # type: ignore[no-untyped-def]
+        import redis
+
+        raise redis.exceptions.ConnectionError("Error 111 connecting to 127.0.0.1:6379. Connection refused.")
+
+    @app.get("/database-down")
+    def database_down():  # type: ignore[no-untyped-def]
+        from sqlalchemy.exc import OperationalError
+
+        raise OperationalError("SELECT secret", {}, Exception("connection to server at 127.0.0.1 failed"))
+
     return app
 
 
@@ -40,6 +52,15 @@ def test_an_unexpected_error_is_a_500_problem_without_internals():
     resp = _app().test_client().get("/boom")
     assert resp.status_code == 500 and resp.mimetype == "application/problem+json"
     assert "secret" not in resp.get_data(as_text=True)
+
+
+@pytest.mark.parametrize("path", ["/redis-down", "/database-down"])
+def test_a_database_or_broker_away_is_a_503_to_retry_without_internals(path):
+    resp = _app().test_client().get(path)
+    assert resp.status_code == 503 and resp.mimetype == "application/problem+json"
+    body = resp.get_json()
+    assert body["code"] == "unavailable" and body["detail_lv"] and resp.headers["Retry-After"] == "5"
+    assert "secret" not in resp.get_data(as_text=True) and "127.0.0.1" not in resp.get_data(as_text=True)
 
 
 def test_an_unknown_route_is_a_404_problem():
