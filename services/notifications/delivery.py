@@ -98,8 +98,8 @@ def deliver_webhook(session: Session, db: Database, settings: NotificationsSetti
         record_failure(db, d.id, refused)
         raise refused from exc
     try:
-        # again at send time: the host's addresses may have changed since the URL was accepted
-        webhooks.check_url(hook.url, settings.webhook_allowed_networks)
+        # checked again at send time (the host's addresses may have changed since the URL was accepted),
+        # and the POST goes to the addresses checked, not to whatever the name resolves to next
         status = webhooks.post(
             hook.url,
             secret,
@@ -107,11 +107,15 @@ def deliver_webhook(session: Session, db: Database, settings: NotificationsSetti
             event=n.kind,
             delivery_id=str(d.id),
             timeout=settings.webhook_timeout,
+            allowed_networks=settings.webhook_allowed_networks,
         )
     except webhooks.UrlProblem as exc:
-        refused = Refused(f"{exc.code}: {exc.detail}")
-        record_failure(db, d.id, refused)
-        raise refused from exc
+        # a name that does not resolve now may again later (DNS away); a refused address is final
+        problem: Exception = (Unavailable if exc.code == "webhook_url_unresolvable" else Refused)(
+            f"{exc.code}: {exc.detail}"
+        )
+        record_failure(db, d.id, problem)
+        raise problem from exc
     except (Unavailable, Refused) as exc:
         record_failure(db, d.id, exc)
         raise

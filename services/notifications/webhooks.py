@@ -1,5 +1,5 @@
-"""Webhooks: which URLs are allowed, how a payload is signed, and one POST told apart as passing
-trouble (retry) or a final refusal.
+"""Webhooks: which URLs are allowed, how a payload is signed, and one POST, pinned to the addresses that
+were checked, told apart as passing trouble (retry) or a final refusal.
 
 Signature: `X-PuMPuRS-Signature: sha256=<hex HMAC-SHA256(secret, "<timestamp>.<body>")>` with the
 Unix time in `X-PuMPuRS-Timestamp`; a receiver recomputes it and rejects old timestamps (replays).
@@ -15,10 +15,14 @@ import secrets
 import socket
 import time
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
-import requests
+from requests.utils import DEFAULT_CA_BUNDLE_PATH
+from urllib3 import HTTPConnectionPool, HTTPSConnectionPool
+from urllib3.exceptions import ConnectTimeoutError, HTTPError, NewConnectionError
+from urllib3.util import Timeout
 
 from .mailer import Refused, Unavailable
 
@@ -49,8 +53,21 @@ def _blocked(addr: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
     return not addr.is_global or addr.is_multicast
 
 
-def check_url(url: str, allowed_networks: Iterable[str] = (), resolve: Resolver = _resolve) -> str:
-    """The URL if webhooks may call it; else UrlProblem with a stable code.
+@dataclass(frozen=True)
+class Target:
+    """A webhook URL resolved once, with every address checked: the only addresses a POST may reach."""
+
+    url: str
+    scheme: str
+    host: str  # the name, for the Host header, TLS SNI and the certificate check
+    port: int
+    netloc: str  # host[:port] as the URL gives it: the Host header
+    path: str  # path and query
+    addresses: tuple[str, ...]
+
+
+def resolve_target(url: str, allowed_networks: Iterable[str] = (), resolve: Resolver = _resolve) -> Target:
+    """The URL, resolved and checked, if webhooks may call it; else UrlProblem with a stable code.
 
     Only http(s), no user or password in it, and every address its host resolves to public, unless a
     configured network allows it (tests allow loopback; an intranet deployment may allow its own).
@@ -94,7 +111,13 @@ def check_url(url: str, allowed_networks: Iterable[str] = (), resolve: Resolver 
                 "The URL reaches a private, loopback or link-local address.",
                 "URL ved uz privātu, lokālu vai saites līmeņa adresi.",
             )
-    return url.strip()
+    path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+    return Target(url.strip(), parts.scheme, host, port, parts.netloc, path, tuple(str(a) for a in addresses))
+
+
+def check_url(url: str, allowed_networks: Iterable[str] = (), resolve: Resolver = _resolve) -> str:
+    """The URL if webhooks may call it (see `resolve_target`); else UrlProblem with a stable code."""
+    return resolve_target(url, allowed_networks, resolve).url
 
 
 def new_secret() -> str:
@@ -131,12 +154,23 @@ def post(
     event: str,
     delivery_id: str,
     timeout: float,
+    allowed_networks: Iterable[str] = (),
+    resolve: Resolver = _resolve,
+    ca_certs: str | None = None,
     now: float | None = None,
 ) -> int:
-    """POST a signed payload; the status on 2xx, Unavailable on trouble worth retrying, Refused otherwise."""
+    """POST a signed payload; the status on 2xx, Unavailable on trouble worth retrying, Refused otherwise.
+
+    The host is resolved once, here: every address is checked (UrlProblem if one is not allowed) and the
+    connection goes to a checked address, so a name that resolves differently a moment later (DNS
+    rebinding) cannot lead the POST elsewhere. Host header, TLS SNI and the certificate check still use
+    the name. `ca_certs` replaces the CA bundle (tests); redirects are not followed.
+    """
+    target = resolve_target(url, allowed_networks, resolve)
     body = body_of(payload)
     ts = int(now if now is not None else time.time())
     headers = {
+        "Host": target.netloc,
         "Content-Type": "application/json",
         "User-Agent": "PuMPuRS-Webhooks/1",
         TIMESTAMP_HEADER: str(ts),
@@ -144,14 +178,40 @@ def post(
         EVENT_HEADER: event,
         DELIVERY_HEADER: delivery_id,
     }
-    try:
-        # no redirects: a redirect could lead to an address the URL check refused
-        resp = requests.post(url, data=body, headers=headers, timeout=timeout, allow_redirects=False)
-    except requests.RequestException as exc:
-        raise Unavailable(f"{type(exc).__name__}") from exc
-    resp.close()
-    if 200 <= resp.status_code < 300:
-        return resp.status_code
-    if resp.status_code >= 500 or resp.status_code in (408, 425, 429):
-        raise Unavailable(f"HTTP {resp.status_code}", status=resp.status_code)
-    raise Refused(f"HTTP {resp.status_code}", status=resp.status_code)
+    trouble: Exception | None = None
+    for address in target.addresses:
+        pool = _pool(target, address, timeout, ca_certs)
+        try:
+            resp = pool.urlopen(
+                "POST", target.path, body=body, headers=headers, retries=False, redirect=False, assert_same_host=False
+            )
+        except (NewConnectionError, ConnectTimeoutError) as exc:
+            trouble = exc  # this address does not answer: the next checked one may
+            continue
+        except (HTTPError, OSError) as exc:  # the request may have reached it: this try is over
+            raise Unavailable(f"{type(exc).__name__}: {exc}") from exc
+        finally:
+            pool.close()
+        if 200 <= resp.status < 300:
+            return resp.status
+        if resp.status >= 500 or resp.status in (408, 425, 429):
+            raise Unavailable(f"HTTP {resp.status}", status=resp.status)
+        raise Refused(f"HTTP {resp.status}", status=resp.status)
+    raise Unavailable(f"{type(trouble).__name__}: {trouble}") from trouble
+
+
+def _pool(target: Target, address: str, timeout: float, ca_certs: str | None) -> HTTPConnectionPool:
+    """A connection pool to one checked address, speaking to the name for TLS."""
+    limits = Timeout(connect=timeout, read=timeout)
+    if target.scheme == "https":
+        return HTTPSConnectionPool(
+            address,
+            target.port,
+            timeout=limits,
+            retries=False,
+            cert_reqs="CERT_REQUIRED",
+            ca_certs=ca_certs or DEFAULT_CA_BUNDLE_PATH,
+            server_hostname=target.host,
+            assert_hostname=target.host,
+        )
+    return HTTPConnectionPool(address, target.port, timeout=limits, retries=False)

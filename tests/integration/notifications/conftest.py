@@ -24,6 +24,7 @@ from services.notifications.models import Base, Delivery, Recipient, SchoolRM, T
 from services.notifications.settings import NotificationsSettings
 from tests.conftest import log_path, truncate_all
 from tests.integration.conftest import ADMIN_EMAIL, SYSTEM, bearer, login
+from tests.support.tls import Cert
 from tests.support.workers import Worker, wait_for
 
 LINKS = "https://pumpurs.test"
@@ -269,10 +270,12 @@ def settled(runtime: Any) -> bool:
 
 
 class Receiver:
-    """A webhook endpoint on 127.0.0.1 that records each request and can answer 500 for a while."""
+    """A webhook endpoint on 127.0.0.1 that records each request and can answer 500 for a while; with a
+    certificate it speaks HTTPS and records the name each client asked for (SNI)."""
 
-    def __init__(self) -> None:
+    def __init__(self, tls: Cert | None = None) -> None:
         self.requests: list[dict[str, Any]] = []
+        self.server_names: list[str | None] = []
         self.fail_next = 0
         self.always_fail = False
         self.lock = threading.Lock()
@@ -301,7 +304,13 @@ class Receiver:
                 pass
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook"
+        self.port = self.server.server_address[1]
+        self.url = f"http://127.0.0.1:{self.port}/hook"
+        if tls is not None:
+            context = tls.server_context()
+            context.sni_callback = lambda conn, name, ctx: receiver.server_names.append(name)
+            self.server.socket = context.wrap_socket(self.server.socket, server_side=True)
+            self.url = f"https://127.0.0.1:{self.port}/hook"
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
         self.thread.start()
 

@@ -15,7 +15,7 @@ from sqlalchemy import select
 
 from services.notifications import delivery
 from services.notifications.dispatch import add_delivery
-from services.notifications.mailer import Refused
+from services.notifications.mailer import Refused, Unavailable
 from services.notifications.models import Notification, Webhook
 from services.notifications.webhooks import verify
 from tests.integration.notifications.conftest import deliveries, send_as, settled, staff_grants
@@ -120,6 +120,25 @@ def test_a_secret_the_key_cannot_open_fails_the_delivery_for_good_and_sends_noth
         delivery.deliver_webhook(s, notif_runtime.db, other_key, did)
     (failed,) = deliveries(notif_runtime, channel="webhook")
     assert (failed.status, failed.attempts) == ("failed", 1) and receiver.requests == []
+
+
+def test_at_send_time_a_name_that_stopped_resolving_is_retried_and_a_private_one_refused(
+    notifs, cast, hood, receiver, notif_runtime
+):
+    hook = _create(notifs, cast, "municipality", receiver.url).json
+    settings = notif_runtime.settings
+    for url, outcome, status, code in (
+        ("http://no-such-host.invalid/hook", Unavailable, "retrying", "webhook_url_unresolvable"),  # DNS may be back
+        ("http://10.0.0.7/hook", Refused, "failed", "webhook_url_private"),  # moved where webhooks may not go
+    ):
+        with notif_runtime.db.session() as s:
+            s.get(Webhook, uuid.UUID(hook["id"])).url = url  # type: ignore[union-attr]
+        did = _webhook_delivery(notif_runtime, hook["id"], hood["a"]["id"])
+        with notif_runtime.db.session() as s, pytest.raises(outcome):
+            delivery.deliver_webhook(s, notif_runtime.db, settings, did)
+        [row] = [d for d in deliveries(notif_runtime, channel="webhook") if d.id == did]
+        assert row.status == status and code in (row.last_error or "")
+    assert receiver.requests == []
 
 
 def _webhook_delivery(runtime: Any, hook_id: str, tenant_id: str) -> uuid.UUID:

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
-from services.notifications.webhooks import UrlProblem, body_of, check_url, signature, verify
+from services.notifications.webhooks import UrlProblem, body_of, check_url, post, resolve_target, signature, verify
 
 pytestmark = pytest.mark.unit
 
@@ -85,3 +87,43 @@ def test_the_receiver_verifies_the_signature_and_refuses_tampering_and_old_times
     assert not verify("whsec_k", "1800000001", body, sig, now=1_800_000_010)  # the timestamp is signed too
     assert not verify("whsec_k", "1800000000", body, sig, now=1_800_000_000 + 301)  # too old: a replay
     assert not verify("whsec_k", "yesterday", body, sig)
+
+
+def test_a_target_is_resolved_once_with_the_name_kept_for_host_and_tls():
+    t = resolve_target("https://v6.example.lv/hook?tenant=a", resolve=DNS)
+    assert (t.scheme, t.host, t.port, t.netloc, t.path) == (
+        "https",
+        "v6.example.lv",
+        443,
+        "v6.example.lv",
+        "/hook?tenant=a",
+    )
+    assert t.addresses == ("2606:4700::1111",)
+    t = resolve_target("http://hooks.example.lv:8080", resolve=DNS)
+    assert (t.port, t.netloc, t.path, t.addresses) == (8080, "hooks.example.lv:8080", "/", ("93.184.216.34",))
+
+
+def _counting(answer: list[str]) -> tuple[list[str], Any]:
+    asked: list[str] = []
+
+    def resolve(host: str, port: int) -> list[str]:
+        asked.append(host)
+        return answer
+
+    return asked, resolve
+
+
+@pytest.mark.parametrize("answer", [["10.0.0.5"], ["93.184.216.34", "192.168.1.10"], ["::ffff:127.0.0.1"]])
+def test_a_post_to_a_name_resolving_to_a_private_address_is_refused_before_connecting(answer):
+    asked, resolve = _counting(answer)
+    # if it tried to connect it would fail otherwise (nothing listens there): UrlProblem proves it did not
+    with pytest.raises(UrlProblem) as err:
+        post("http://hooks.example.lv:9/x", "whsec_k", {}, event="e", delivery_id="d", timeout=0.5, resolve=resolve)
+    assert err.value.code == "webhook_url_private" and asked == ["hooks.example.lv"]
+
+
+def test_a_post_to_a_name_that_does_not_resolve_says_so():
+    _, resolve = _counting([])
+    with pytest.raises(UrlProblem) as err:
+        post("https://hooks.example.lv/x", "whsec_k", {}, event="e", delivery_id="d", timeout=0.5, resolve=resolve)
+    assert err.value.code == "webhook_url_unresolvable"
