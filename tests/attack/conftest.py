@@ -11,12 +11,15 @@ another test package competes for the queues.
 from __future__ import annotations
 
 import io
+import time
 import uuid
 from collections.abc import Iterator
 from typing import Any
 
+import jwt
 import pytest
 import redis
+from cryptography.hazmat.primitives import serialization
 from sqlalchemy import insert, select, text
 
 from services.common.db import utcnow
@@ -114,6 +117,7 @@ class AttackWorld:
         self.a: dict[str, dict[str, Any]] = {}  # tenant A's staff by name
         self.b: dict[str, dict[str, Any]] = {}  # tenant B's staff by the same names
         self.admin: dict[str, Any] = {}
+        self._keys: dict[str, Any] = {}  # signing keys by kid, loaded
 
     def rt(self, svc: str) -> Any:
         return self.apps[svc].extensions["runtime"]
@@ -154,6 +158,19 @@ class AttackWorld:
         with self.rt("identity").db.session() as s:
             key = keys.current_key(s)
             return key.kid, key.private_pem
+
+    def mint(self, user: dict[str, Any]) -> dict[str, str]:
+        """Headers with a new token of this user's claims in a session of its own, signed by identity's key now.
+
+        A call that ends its session (logout, a deactivation) or a key rotation touches no other call's token.
+        """
+        kid, private_pem = self.signing_key()
+        if kid not in self._keys:  # loading a PEM costs ~0.1 s: once per key
+            self._keys[kid] = serialization.load_pem_private_key(private_pem.encode(), password=None)
+        claims = jwt.decode(user["tokens"]["access_token"], options={"verify_signature": False})
+        now = int(time.time())
+        claims.update(iat=now, exp=now + 300, sid=str(uuid.uuid4()), jti=uuid.uuid4().hex)
+        return bearer(jwt.encode(claims, self._keys[kid], algorithm="RS256", headers={"kid": kid}))
 
     # ---- the other services -------------------------------------------------------------------------
 
