@@ -5,7 +5,7 @@ PDF with a scanned page; different bytes every time, so no upload is a duplicate
 until finance's verdict is visible in documents' database, then uploads the next. A watcher thread reads
 the in-flight documents' status from that database every few milliseconds, so waiting loads no API.
 Every claim names its own student, category and month of an approved plan with an attestation on file,
-so each is checked through all eight rules and accepted (bench/pipeline_stack.py seeds that world).
+so each is checked through all eight rules and accepted (bench/pipeline_world.py seeds that world).
 
 Baseline, in the same run, same clients and concurrency: what the pipeline cannot do without, bare:
 a `put_object` of the same bytes to the same S3 server, then two Celery round trips (send, a no-op worker
@@ -26,7 +26,7 @@ from typing import Any
 
 import requests
 
-from . import pipeline_stack
+from . import pipeline_stack, pipeline_world
 from .core import (
     Benchmark,
     Context,
@@ -38,6 +38,7 @@ from .core import (
     log,
     percentile,
 )
+from .pipeline_world import DOCUMENT_KB, Receipts
 
 GROUP = "upload to verdict"
 CLIENTS = 10
@@ -45,7 +46,6 @@ THROUGHPUT = Target(min_ratio=0.4)  # the issue: at least 40 % of the baseline's
 LATENCY_P95 = Target(max_value=1000.0)  # ms: p95 under 1 s with 10 concurrent clients
 VERDICTS = ("accepted", "needs_fix", "rejected")
 HOPS = 2  # Celery messages on the way: documents → finance, finance → documents
-DOCUMENT_KB = 100
 WATCH_INTERVAL = 0.005  # seconds between the watcher's reads of the in-flight documents' status
 VERDICT_TIMEOUT = 60.0
 
@@ -63,65 +63,6 @@ def plan(ctx: Context) -> Plan:
     if ctx.quick:
         return Plan(rounds=1, uploads=6, baseline=10, warmup=1, phase_seconds=20)
     return Plan(rounds=2, uploads=12, baseline=20, warmup=2, phase_seconds=30)
-
-
-# ---------------------------------------------------------------------------------------- the file
-
-
-class Receipts:
-    """100 KB PDFs of one page with a scanned image (random bytes: it does not compress), each with its own
-    number in the title, so every upload's bytes and checksum differ; made once, numbered in place."""
-
-    PLACEHOLDER = b"BENCH000000000000"  # letters and digits: written as they are
-
-    def __init__(self, kb: int = DOCUMENT_KB) -> None:
-        import os
-
-        from pypdf import PdfWriter
-        from pypdf.generic import NameObject, NumberObject, StreamObject
-
-        side = int((kb * 1024 / 3) ** 0.5)
-        writer = PdfWriter()
-        page = writer.add_blank_page(595, 842)
-        image = StreamObject()
-        image.set_data(os.urandom(side * side * 3))
-        image.update(
-            {
-                NameObject("/Type"): NameObject("/XObject"),
-                NameObject("/Subtype"): NameObject("/Image"),
-                NameObject("/Width"): NumberObject(side),
-                NameObject("/Height"): NumberObject(side),
-                NameObject("/ColorSpace"): NameObject("/DeviceRGB"),
-                NameObject("/BitsPerComponent"): NumberObject(8),
-            }
-        )
-        from pypdf.generic import DictionaryObject
-
-        page[NameObject("/Resources")] = DictionaryObject(
-            {NameObject("/XObject"): DictionaryObject({NameObject("/Im0"): writer._add_object(image)})}
-        )
-        writer.add_metadata({"/Title": "Kvits " + self.PLACEHOLDER.decode()})
-        out = io.BytesIO()
-        writer.write(out)
-        self.template = out.getvalue()
-        if self.template.count(self.PLACEHOLDER) != 1:
-            raise RuntimeError("the receipt template does not hold its number once")
-        self._lock = threading.Lock()
-        self._next = 0
-
-    def make(self, n: int) -> bytes:
-        """The receipt numbered `n` (negative numbers too: the world's attestations use them)."""
-        return self.template.replace(self.PLACEHOLDER, f"BENCH{n % 10**12:012d}".encode())
-
-    def fresh(self) -> bytes:
-        with self._lock:
-            self._next += 1
-            n = self._next
-        return self.make(n)
-
-    @property
-    def size(self) -> int:
-        return len(self.template)
 
 
 # ---------------------------------------------------------------------------------------- the watcher
@@ -201,7 +142,7 @@ class Upload:
 class Phases:
     ctx: Context
     stack: pipeline_stack.Stack
-    world: pipeline_stack.World
+    world: pipeline_world.World
     receipts: Receipts
     watch: VerdictWatch
     uploads: list[Upload] = field(default_factory=list)
@@ -292,7 +233,7 @@ def run(ctx: Context) -> list[Row]:
     phases: Phases | None = None
     results: dict[str, list[LoadResult]] = {"pipeline": [], "baseline": []}
     try:
-        world = pipeline_stack.seed(stack, CLIENTS, per_client, receipts.make)
+        world = pipeline_world.seed(stack, CLIENTS, per_client, receipts.make)
         log("pipeline: world seeded; measuring")
         phases = Phases(ctx, stack, world, receipts, watch)
         setup, bare = phases.baseline()

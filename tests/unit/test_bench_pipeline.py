@@ -10,8 +10,7 @@ from decimal import Decimal
 import pytest
 
 from bench.core import MB, MemoryWatch, Row, RssSampler, Target, table
-from bench.pipeline import Receipts
-from bench.pipeline_stack import CATEGORIES, COMBOS, MONTHS, PLANNED, SEMESTER, World, snapshot
+from bench.pipeline_world import CATEGORIES, COMBOS, MONTHS, PLANNED, SEMESTER, Receipts, World, snapshot
 from services.documents import filecheck
 from services.documents.kinds import KINDS
 
