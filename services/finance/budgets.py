@@ -33,11 +33,20 @@ def today() -> date:
     return datetime.now(RIGA).date()
 
 
-def preparation_owed(session: Session, plan: PlanRM) -> Decimal:
-    """Preparation hours × the preparation rate in force on the day the plan was prepared, once it started."""
+def preparation_owed(session: Session, plan: PlanRM, in_force: programme.InForce | None = None) -> Decimal:
+    """Preparation hours × the preparation rate in force on the day the plan was prepared, once it started.
+
+    A read over many plans passes one `in_force` for all of them, so the settings are read once.
+    """
     if plan.started_on is None or plan.preparation_hours <= 0:
         return ZERO
-    return money(plan.preparation_hours * programme.in_force(session, plan.prepared_on).preparation_rate)
+    prog = in_force(plan.prepared_on) if in_force else programme.in_force(session, plan.prepared_on)
+    return preparation_amount(plan.preparation_hours, prog)
+
+
+def preparation_amount(hours: Decimal, prog: programme.Programme) -> Decimal:
+    """What a started plan's preparation hours are owed under the settings of the day it was prepared."""
+    return money(hours * prog.preparation_rate)
 
 
 def accepted_claims(session: Session, plan_id: uuid.UUID) -> Decimal:

@@ -41,11 +41,15 @@ def tenants(
     ids = [t.id for t in rows]
     if not ids:
         return []
+    in_force = programme.InForce(session)  # the settings, read once for every plan and tenant
     plan_ids = select(PlanRM.id).where(PlanRM.semester == semester, PlanRM.tenant_id.in_(ids))
     cats: dict[uuid.UUID, dict[str, dict[str, Decimal]]] = defaultdict(lambda: {c: _cat() for c in CATEGORIES})
     for tenant_id, category, status, amount in session.execute(
         select(Claim.tenant_id, Claim.category, Claim.status, func.sum(Claim.amount))
-        .where(Claim.plan_id.in_(plan_ids), Claim.superseded.is_(False), Claim.category.in_(COMPENSATION_CATEGORIES))
+        # the tenant filter changes nothing (rows of other tenants are not reported) but lets the
+        # tenant's index narrow the claims instead of a scan of every tenant's claims of every year
+        .where(Claim.tenant_id.in_(ids), Claim.plan_id.in_(plan_ids), Claim.superseded.is_(False))
+        .where(Claim.category.in_(COMPENSATION_CATEGORIES))
         .group_by(Claim.tenant_id, Claim.category, Claim.status)
     ).all():
         c = cats[tenant_id][category]
@@ -55,14 +59,18 @@ def tenants(
             c["paid"] += amount
     for tenant_id, amount in session.execute(
         select(Consultation.tenant_id, func.sum(Consultation.amount))
-        .where(Consultation.plan_id.in_(plan_ids))
+        .where(Consultation.tenant_id.in_(ids), Consultation.plan_id.in_(plan_ids))
         .group_by(Consultation.tenant_id)
     ).all():
         c = cats[tenant_id]["consultations"]
         c["claimed"] = c["accepted"] = c["paid"] = programme.money(amount)
-    for plan in session.execute(select(PlanRM).where(PlanRM.id.in_(plan_ids), PlanRM.started_on.isnot(None))).scalars():
-        c = cats[plan.tenant_id]["plan_preparation"]
-        owed = budgets.preparation_owed(session, plan)
+    # preparation is owed per started plan at the rate of the day it was prepared: its columns only
+    started = select(PlanRM.tenant_id, PlanRM.prepared_on, PlanRM.preparation_hours).where(
+        PlanRM.id.in_(plan_ids), PlanRM.started_on.isnot(None), PlanRM.preparation_hours > 0
+    )
+    for tenant_id, prepared_on, hours in session.execute(started).all():
+        c = cats[tenant_id]["plan_preparation"]
+        owed = budgets.preparation_amount(hours, in_force(prepared_on))
         c["claimed"] += owed
         c["accepted"] += owed
         c["paid"] += owed
@@ -80,7 +88,7 @@ def tenants(
     for t in rows:
         by_cat = cats[t.id]
         reserved, kept_used, released = reservations.get(t.id, (ZERO, ZERO, ZERO))
-        budget = _budget(session, t, semester)
+        budget = _budget(in_force, t, semester)
         row: dict[str, Any] = {
             "tenant_id": t.id,
             "tenant_name": t.name,
@@ -100,13 +108,13 @@ def tenants(
     return out
 
 
-def _budget(session: Session, tenant: TenantRM, semester: str) -> Decimal | None:
+def _budget(in_force: programme.InForce, tenant: TenantRM, semester: str) -> Decimal | None:
     school_type = "vocational" if tenant.kind == "vocational_school" else "general"
-    current = programme.in_force(session, budgets.today())
+    current = in_force(budgets.today())
     found = current.semester(semester, school_type, tenant.id)
     if found is None:
         return None
-    prog = programme.in_force(session, found["starts_on"])
+    prog = in_force(found["starts_on"])
     return prog.tenant_budget(tenant.id, semester, tenant.student_count)
 
 

@@ -213,27 +213,41 @@ def in_force(session: Session, day: date) -> Programme:
             select(SettingsRevision).order_by(SettingsRevision.revision).limit(1)
         ).scalar_one_or_none()
     if row is None:
-        raise ApiError(
-            503,
-            "programme_settings_missing",
-            "No programme settings are recorded yet; run `python -m services.finance.cli seed-settings`.",
-            detail_lv="Programmas iestatījumi vēl nav ierakstīti.",
-        )
+        raise _missing()
     return Programme.of(row)
 
 
+def _missing() -> ApiError:
+    return ApiError(
+        503,
+        "programme_settings_missing",
+        "No programme settings are recorded yet; run `python -m services.finance.cli seed-settings`.",
+        detail_lv="Programmas iestatījumi vēl nav ierakstīti.",
+    )
+
+
 class InForce:
-    """`in_force` for the many days of one read (an overview, a statement): one query per distinct day
-    instead of one per plan. Only for reads: the revisions must not change while it is used."""
+    """`in_force` for the many days of one read (an overview, a statement): every revision is read once,
+    then each day is looked up among them by the same rule, instead of a query per plan. Only for reads:
+    the revisions must not change while it is used."""
 
     def __init__(self, session: Session) -> None:
         self.session = session
+        self._rows: list[SettingsRevision] | None = None
         self._days: dict[date, Programme] = {}
 
     def __call__(self, day: date) -> Programme:
         found = self._days.get(day)
         if found is None:
-            found = self._days[day] = in_force(self.session, day)
+            if self._rows is None:
+                self._rows = list(
+                    self.session.execute(select(SettingsRevision).order_by(SettingsRevision.revision)).scalars()
+                )
+            if not self._rows:
+                raise _missing()
+            # the newest revision effective by `day`, else the earliest one (as in_force)
+            row = next((r for r in reversed(self._rows) if r.effective_from <= day), self._rows[0])
+            found = self._days[day] = Programme.of(row)
         return found
 
 

@@ -39,6 +39,7 @@ def compute(session: Session, tenant_id: uuid.UUID, month: date) -> StatementDat
     month = month.replace(day=1)
     end = month_end(month)
     tenant = session.get(TenantRM, tenant_id)
+    in_force = programme.InForce(session)  # the settings, read once for every line
     lines: list[Line] = []
     example = False
     claims = session.execute(
@@ -102,7 +103,7 @@ def compute(session: Session, tenant_id: uuid.UUID, month: date) -> StatementDat
     for plan in started:
         if plan.preparation_hours <= 0:
             continue
-        prog = programme.in_force(session, plan.prepared_on)
+        prog = in_force(plan.prepared_on)
         example = example or prog.example_values
         lines.append(
             Line(
@@ -114,11 +115,11 @@ def compute(session: Session, tenant_id: uuid.UUID, month: date) -> StatementDat
                 "",
                 plan.preparation_hours,
                 prog.preparation_rate,
-                budgets.preparation_owed(session, plan),
+                budgets.preparation_owed(session, plan, in_force),
             )
         )
     if claims:
-        example = example or programme.in_force(session, month).example_values
+        example = example or in_force(month).example_values
     return StatementData(str(tenant_id), tenant.name if tenant else str(tenant_id), month, lines, example)
 
 

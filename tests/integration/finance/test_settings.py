@@ -7,7 +7,7 @@ from datetime import date
 
 import pytest
 
-from services.finance import settings_changes
+from services.finance import programme, settings_changes
 from services.finance.models import Claim, SettingsRevision
 from tests.integration.finance.conftest import outbox
 from tests.support.workers import wait_for
@@ -78,6 +78,30 @@ def test_a_future_change_is_published_when_its_day_comes(finance, admin_headers,
     with fin_runtime.db.session() as s:
         assert settings_changes.publish_in_force(s, fin_runtime.outbox, on=date(2027, 1, 4)) == 2
     assert [p["revision"] for p in outbox(fin_runtime, "plans.sync_programme_settings")] == [1, 2]
+
+
+def test_a_read_over_many_days_takes_for_each_day_the_revision_in_force_on_it(finance, admin_headers, fin_runtime):
+    for effective_from, rate in (("2027-01-01", "25.00"), ("2026-10-01", "21.00"), ("2027-03-01", "26.00")):
+        made = finance.post(
+            "/settings",
+            headers=admin_headers,
+            json={"effective_from": effective_from, "reason": f"Rate from {effective_from}", "preparation_rate": rate},
+        )
+        assert made.status_code == 201, made.json
+    days = [
+        date(2021, 1, 1),
+        date(2026, 9, 30),
+        date(2026, 10, 1),
+        date(2027, 1, 1),
+        date(2027, 3, 1),
+        date(2030, 1, 1),
+    ]
+    with fin_runtime.db.session() as s:
+        read_once = programme.InForce(s)
+        # revision 3 (from 2026-10-01) is newer than revision 2 (from 2027-01-01): it governs from its day on
+        assert [read_once(d).revision for d in days] == [1, 1, 3, 3, 4, 4]
+        assert [read_once(d).revision for d in days] == [programme.in_force(s, d).revision for d in days]
+        assert read_once(date(2027, 3, 2)).preparation_rate == programme.in_force(s, date(2027, 3, 2)).preparation_rate
 
 
 def test_a_settings_change_rechecks_the_claims_it_governs_and_records_why(
