@@ -12,13 +12,13 @@ from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import func, select, text
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, load_only
 
 from services.common.contracts.documents import COMPENSATION_CATEGORIES
 
 from .budgets import consultations_owed, preparation_owed
 from .models import ACCEPTED, REJECTED, Claim, Consultation, PlanRM, TenantRM
-from .programme import Programme, money
+from .programme import InForce, Programme, money
 from .rules import Matches, Sums
 
 
@@ -94,9 +94,14 @@ def tenant_used(session: Session, tenant_id: uuid.UUID, semester: str, exclude: 
         ).scalar_one()
     )
     started = session.execute(
-        select(PlanRM).where(PlanRM.tenant_id == tenant_id, PlanRM.semester == semester, PlanRM.started_on.isnot(None))
+        select(PlanRM)
+        .where(PlanRM.tenant_id == tenant_id, PlanRM.semester == semester, PlanRM.started_on.isnot(None))
+        # only what preparation_owed reads: not the measures, a JSON document per plan
+        .options(load_only(PlanRM.started_on, PlanRM.prepared_on, PlanRM.preparation_hours))
     ).scalars()
-    return claims + hours + sum((preparation_owed(session, p) for p in started), Decimal("0.00"))
+    # every check runs this over all of the tenant's plans: the settings are read once, not once a plan
+    in_force = InForce(session)
+    return claims + hours + sum((preparation_owed(session, p, in_force) for p in started), Decimal("0.00"))
 
 
 def sums(session: Session, claim: Claim, plan: PlanRM | None, prog: Programme) -> Sums:

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import json
 import time
+from datetime import date
+from decimal import Decimal
 
 import pytest
 import redis
-from sqlalchemy import select
+from sqlalchemy import event, select
 
+from services.finance import ledger, programme
 from services.finance.models import MESSAGING, CheckResult, CheckRun, Claim
 from tests.integration.finance.conftest import count, expense, outbox, results, send_as, student_key
 from tests.support.workers import wait_for
@@ -103,3 +106,29 @@ def test_a_new_version_of_a_document_replaces_its_claim_in_the_ledger(fin_world,
         assert s.get(Claim, v1["claim"].id).superseded is True
     late = fin_world.expense(tenant, plan, category="public_transport", amount="55.00")
     assert late["claim"].status == "rejected"  # version 2 holds the month, version 1 no longer counts
+
+
+def test_the_budget_used_counts_each_started_plans_preparation_and_reads_the_settings_once_for_all(
+    fin_world, fin_runtime
+):
+    """Every check sums what its tenant has used: the cost of that must not grow with the tenant's plans."""
+    tenant = fin_world.tenant()
+    for k in range(6):  # started plans prepared on two days, then one still waiting (nothing owed yet)
+        fin_world.plan(tenant, prepared_on=f"2026-09-{10 + k % 2}", preparation_hours="1.25")
+    fin_world.plan(tenant, status="approved", preparation_hours="3.00")
+    engine = fin_runtime.db.engine
+    statements: list[str] = []
+
+    def seen(_conn, _cursor, statement, *_args):  # type: ignore[no-untyped-def]
+        statements.append(statement)
+
+    with fin_runtime.db.session() as s:
+        rate = programme.in_force(s, date(2026, 9, 10)).preparation_rate
+        event.listen(engine, "before_cursor_execute", seen)
+        try:
+            used = ledger.tenant_used(s, tenant["id"], "2026/2027-1")
+        finally:
+            event.remove(engine, "before_cursor_execute", seen)
+    assert used == 6 * programme.money(Decimal("1.25") * rate)  # 6 × 25.00 with the EXAMPLE rate of 20.00
+    assert sum("programme_settings" in q for q in statements) == 1  # not once a plan
+    assert len(statements) == 4  # claims, hours, the started plans, the settings
