@@ -552,6 +552,52 @@ class MemoryWatch:
         return out
 
 
+class CpuMeter:
+    """CPU seconds (user + system) that process trees used between two readings, by role: what a piece of work
+    costs whatever else the machine does meanwhile. A process that ended counts once its parent has reaped it
+    (a PostgreSQL backend whose connection closed, a gunicorn worker replaced)."""
+
+    def __init__(self, roots: Mapping[str, int], alone: Sequence[str] = ()) -> None:
+        self.roots = dict(roots)
+        self.alone = set(alone)  # roles counted without their children (this process: the servers are its children)
+
+    @staticmethod
+    def tree_seconds(pid: int, children: bool = True) -> float:
+        try:
+            procs = [psutil.Process(pid)]
+            if children:
+                procs += procs[0].children(recursive=True)
+        except psutil.Error:
+            return 0.0
+        total = 0.0
+        for proc in procs:
+            with contextlib.suppress(psutil.Error):
+                t = proc.cpu_times()
+                total += t.user + t.system + ((t.children_user + t.children_system) if children else 0.0)
+        return total
+
+    def read(self) -> dict[str, float]:
+        return {role: self.tree_seconds(pid, role not in self.alone) for role, pid in self.roots.items()}
+
+    @staticmethod
+    def spent(before: Mapping[str, float], after: Mapping[str, float]) -> dict[str, float]:
+        return {role: max(0.0, after[role] - before.get(role, 0.0)) for role in after}
+
+
+def listening_pid(url: str) -> int | None:
+    """The process listening on the port of `url` (a bundled server of this run), if it can be found."""
+    from urllib.parse import urlsplit
+
+    port = urlsplit(url).port
+    try:
+        for conn in psutil.net_connections(kind="tcp"):
+            if conn.status == psutil.CONN_LISTEN and conn.laddr and conn.laddr.port == port and conn.pid:
+                return int(conn.pid)
+    except psutil.Error:
+        return None
+    return None
+
+
 def run_command(command: list[str], env: Mapping[str, str], log_path: Path, timeout: float) -> None:
     """Run a one-off command to completion (bounded), its output appended to `log_path`."""
     log_path.parent.mkdir(parents=True, exist_ok=True)

@@ -17,7 +17,9 @@ Memory: every process of the APIs and workers is sampled throughout (bench.core.
 
 from __future__ import annotations
 
+import functools
 import io
+import os
 import threading
 import time
 from collections.abc import Callable
@@ -30,11 +32,13 @@ from . import pipeline_stack, pipeline_world
 from .core import (
     Benchmark,
     Context,
+    CpuMeter,
     LoadResult,
     MemoryWatch,
     Row,
     Target,
     closed_loop,
+    listening_pid,
     log,
     percentile,
 )
@@ -48,6 +52,7 @@ VERDICTS = ("accepted", "needs_fix", "rejected")
 HOPS = 2  # Celery messages on the way: documents → finance, finance → documents
 WATCH_INTERVAL = 0.005  # seconds between the watcher's reads of the in-flight documents' status
 VERDICT_TIMEOUT = 60.0
+CLIENT_ROLE = "bench clients (this process)"
 
 
 @dataclass(frozen=True)
@@ -148,7 +153,7 @@ class Phases:
     uploads: list[Upload] = field(default_factory=list)
     _counters: list[int] = field(default_factory=lambda: [0] * CLIENTS)
 
-    def upload(self, session: requests.Session, c: int, i: int) -> requests.Response:
+    def upload(self, session: requests.Session, c: int, _i: int, record: bool = True) -> requests.Response:
         n = self._counters[c]
         self._counters[c] += 1
         data = self.receipts.fresh()
@@ -167,7 +172,7 @@ class Phases:
         verdict = self.watch.wait(doc_id, VERDICT_TIMEOUT)
         if verdict is None:
             raise requests.Timeout(f"no verdict on {doc_id} in {VERDICT_TIMEOUT:.0f}s (watcher: {self.watch.error!r})")
-        if i >= 0:  # warm-up uploads (negative i) are not measured
+        if record:  # warm-up uploads are not measured
             self.uploads.append(Upload(doc_id, started, answered, self.watch.seen[doc_id][1], verdict))
         return resp
 
@@ -229,30 +234,27 @@ def run(ctx: Context) -> list[Row]:
     stack = pipeline_stack.start(ctx)
     log(f"pipeline: every process answers after {time.monotonic() - t0:.0f}s")
     memory = MemoryWatch(stack.services, max_seconds=max(ctx.remaining(), 10)).start()
+    cpu = cpu_meter(ctx, stack)
     watch = VerdictWatch(stack.db["documents"]).start()
     phases: Phases | None = None
     results: dict[str, list[LoadResult]] = {"pipeline": [], "baseline": []}
+    spent: dict[str, dict[str, float]] = {"pipeline": {}, "baseline": {}}
     try:
         world = pipeline_world.seed(stack, CLIENTS, per_client, receipts.make)
-        log("pipeline: world seeded; measuring")
+        log("pipeline: world seeded; warming up both paths")
         phases = Phases(ctx, stack, world, receipts, watch)
         setup, bare = phases.baseline()
-        order = ["baseline", "pipeline"] * p.rounds
-        for r in range(1, p.rounds, 2):  # ABBA: a steady drift of the machine cancels out
-            order[2 * r], order[2 * r + 1] = order[2 * r + 1], order[2 * r]
-        for k, path in enumerate(order):
-            stack.check_alive()
-            if ctx.remaining() < 5:
-                ctx.notes.append(f"skipped a {path} round: out of time")
-                continue
-            first = k < 2
+        upload = phases.upload
+
+        def phase(path: str, per_client: int, record: bool) -> LoadResult:
+            before = cpu.read()
             if path == "pipeline":
                 result = closed_loop(
                     "pipeline",
-                    phases.upload,
+                    functools.partial(upload, record=record),
                     clients=CLIENTS,
-                    per_client=p.uploads,
-                    warmup=p.warmup if first else 0,
+                    per_client=per_client,
+                    warmup=0,
                     time_limit=min(p.phase_seconds, max(ctx.remaining() - 3, 1)),
                     ok=lambda r: r.status_code == 201,
                 )
@@ -261,11 +263,27 @@ def run(ctx: Context) -> list[Row]:
                     "baseline",
                     bare,
                     clients=CLIENTS,
-                    per_client=p.baseline,
-                    warmup=2 if first else 0,
+                    per_client=per_client,
+                    warmup=0,
                     time_limit=min(p.phase_seconds, max(ctx.remaining() - 3, 1)),
                     setup=setup,
                 )
+            if record:
+                for role, seconds in CpuMeter.spent(before, cpu.read()).items():
+                    spent[path][role] = spent[path].get(role, 0.0) + seconds
+            return result
+
+        phase("baseline", 2, record=False)
+        phase("pipeline", p.warmup, record=False)
+        order = ["baseline", "pipeline"] * p.rounds
+        for r in range(1, p.rounds, 2):  # ABBA: a steady drift of the machine cancels out
+            order[2 * r], order[2 * r + 1] = order[2 * r + 1], order[2 * r]
+        for path in order:
+            stack.check_alive()
+            if ctx.remaining() < 5:
+                ctx.notes.append(f"skipped a {path} round: out of time")
+                continue
+            result = phase(path, p.uploads if path == "pipeline" else p.baseline, record=True)
             log(f"pipeline: {result.summary()}")
             if result.errors:
                 ctx.notes.append(f"{path}: {result.errors} failed, first: {result.first_error}")
@@ -282,7 +300,46 @@ def run(ctx: Context) -> list[Row]:
         stack.stop()
     ctx.notes.append(memory.note())
     out = rows(results, phases.uploads if phases else [], stages)
+    out += cpu_rows(results, spent)
     return out + memory.rows(f"memory during upload to verdict ({len(stack.services)} roles)")
+
+
+def cpu_meter(ctx: Context, stack: pipeline_stack.Stack) -> CpuMeter:
+    """Every process either path uses: the services, the bundled servers, and this one (the clients)."""
+    roots = {s.name: s.pid for s in stack.services}
+    for role, key in (("postgres", "POSTGRES_URL"), ("redis", "REDIS_URL"), ("s3", "S3_ENDPOINT_URL")):
+        pid = listening_pid(ctx.servers[key])
+        if pid is None:
+            ctx.notes.append(f"the {role} server's process was not found: its CPU is not counted")
+        else:
+            roots[role] = pid
+    roots[CLIENT_ROLE] = os.getpid()
+    return CpuMeter(roots, alone=[CLIENT_ROLE])
+
+
+def cpu_rows(results: dict[str, list[LoadResult]], spent: dict[str, dict[str, float]]) -> list[Row]:
+    """CPU per document against CPU per bare operation: the cost that holds on a busy machine; then where a
+    document's CPU goes, by process (the bare operation's in a note)."""
+    docs = sum(r.done for r in results["pipeline"])
+    ops = sum(r.done for r in results["baseline"])
+    if not docs or not ops:
+        return []
+
+    def per(path: str, count: int) -> list[tuple[str, float]]:
+        ms = [(role, seconds / count * 1000) for role, seconds in spent[path].items()]
+        return sorted((x for x in ms if x[1] >= 0.5), key=lambda x: -x[1])
+
+    bare = ", ".join(f"{role} {ms:.1f}" for role, ms in per("baseline", ops))
+    group = f"CPU per document, by process ({os.cpu_count()} cores)"
+    doc_ms = sum(spent["pipeline"].values()) / docs * 1000
+    op_ms = sum(spent["baseline"].values()) / ops * 1000
+    note = (
+        f"CPU of a bare op, ms: {bare}. With every core busy, the throughput ratio can be at most about "
+        f"{op_ms / doc_ms:.2f} (the bare op's CPU / the document's)"
+    )
+    out = [Row(group, "every process", doc_ms, "ms", op_ms, "per bare op", note=note)]
+    out += [Row(group, role, ms, "ms", None) for role, ms in per("pipeline", docs)]
+    return out
 
 
 # ---------------------------------------------------------------------------------------- where the time goes
