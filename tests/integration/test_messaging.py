@@ -93,6 +93,28 @@ def test_a_committed_message_is_sent_once_and_has_one_effect(runtime, worker):
     assert len(rows) == 1
 
 
+def test_the_messages_of_one_transaction_are_relayed_together_each_once_and_marked_in_one_statement(runtime, worker):
+    from sqlalchemy import event
+
+    updates: list[str] = []
+
+    def seen(_conn, _cursor, statement, *_args):  # type: ignore[no-untyped-def]
+        if statement.lstrip().upper().startswith("UPDATE OUTBOX"):
+            updates.append(statement)
+
+    event.listen(runtime.db.engine, "before_cursor_execute", seen)
+    try:
+        with runtime.db.session() as s:
+            ids = [runtime.outbox.publish(s, "probe.record", {"value": v})[0] for v in (21, 22, 23)]
+    finally:
+        event.remove(runtime.db.engine, "before_cursor_execute", seen)
+    assert len(updates) == 1  # the after-commit relay marks its round sent at once, not a statement a message
+    wait_for(lambda: len(effects(runtime)) == 3, message="three effects")
+    assert runtime.outbox.relay() == 0  # nothing is left to send again
+    assert sorted(r.message_id for r in effects(runtime)) == sorted(str(i) for i in ids)
+    assert {(r.sent_at is not None, r.attempts) for r in outbox_rows(runtime)} == {(True, 1)}
+
+
 def test_an_invalid_payload_is_refused_on_send_and_nothing_is_recorded(runtime):
     with pytest.raises(ValidationError) as err, runtime.db.session() as s:
         runtime.outbox.publish(s, "probe.record", {"value": "many", "extra": 1})
