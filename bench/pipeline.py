@@ -12,7 +12,10 @@ a `put_object` of the same bytes to the same S3 server, then two Celery round tr
 with two processes runs it, wait for its result) on the same broker, one for each hop the pipeline makes
 (documents → finance, finance → documents). Pipeline and baseline alternate (ABBA) and are pooled.
 
-Memory: every process of the APIs and workers is sampled throughout (bench.core.MemoryWatch).
+CPU: the CPU time every process used (services, PostgreSQL, Redis, S3, and this one's clients) per document
+and per bare operation (bench.core.CpuMeter): what each costs, which holds when other work shares the machine.
+Where the time goes: each document's stages from the services' own records (outbox relay times, consumers'
+processed-message times). Memory: every process of the APIs and workers, sampled throughout (MemoryWatch).
 """
 
 from __future__ import annotations
@@ -334,8 +337,8 @@ def cpu_rows(results: dict[str, list[LoadResult]], spent: dict[str, dict[str, fl
     doc_ms = sum(spent["pipeline"].values()) / docs * 1000
     op_ms = sum(spent["baseline"].values()) / ops * 1000
     note = (
-        f"CPU of a bare op, ms: {bare}. With every core busy, the throughput ratio can be at most about "
-        f"{op_ms / doc_ms:.2f} (the bare op's CPU / the document's)"
+        f"CPU of a bare op, ms: {bare}. Were both paths held back only by the cores, the throughput ratio would "
+        f"be about {op_ms / doc_ms:.2f} (the bare op's CPU / the document's)"
     )
     out = [Row(group, "every process", doc_ms, "ms", op_ms, "per bare op", note=note)]
     out += [Row(group, role, ms, "ms", None) for role, ms in per("pipeline", docs)]
