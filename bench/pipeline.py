@@ -351,30 +351,30 @@ def cpu_rows(results: dict[str, list[LoadResult]], spent: dict[str, dict[str, fl
 STAGES = (
     "POST /documents answered",
     "waiting in finance's queue",
-    "finance checks, commits, relays the verdict",
-    "waiting in documents' queue",
+    "finance runs the rules",
+    "finance sends the verdict, books the money, commits, relays; documents' queue",
     "documents records it, the client sees it",
 )
 
 
 def breakdown(stack: pipeline_stack.Stack, uploads: list[Upload]) -> dict[str, list[float]]:
     """Each measured upload's time (ms) in each stage: the clients' clocks, and what the services recorded on the
-    same machine's clock (each outbox row's relay time, each consumer's start in its processed-messages table)."""
+    same machine's clock (each consumer's start in its processed-messages table, each claim's check time)."""
     import psycopg
 
     ids = [u.document_id for u in uploads]
     if not ids:
         return {}
 
-    def relayed(service: str, task: str) -> dict[str, tuple[str, float]]:
-        """document id -> (message id, when it was relayed) of the messages of `task` about these documents."""
+    def messages(service: str, task: str) -> dict[str, str]:
+        """document id -> the id of the message of `task` its service's outbox sent about it."""
         with psycopg.connect(stack.db[service], autocommit=True) as conn:
             rows = conn.execute(
-                "SELECT payload->>'document_id', id::text, sent_at FROM outbox "
-                "WHERE task_name = %s AND payload->>'document_id' = ANY(%s) AND sent_at IS NOT NULL",
+                "SELECT payload->>'document_id', id::text FROM outbox WHERE task_name = %s "
+                "AND payload->>'document_id' = ANY(%s)",
                 (task, ids),
             ).fetchall()
-        return {d: (m, at.timestamp()) for d, m, at in rows}
+        return dict(rows)
 
     def started(service: str, message_ids: list[str]) -> dict[str, float]:
         """message id -> when the consumer began handling it."""
@@ -384,19 +384,26 @@ def breakdown(stack: pipeline_stack.Stack, uploads: list[Upload]) -> dict[str, l
             ).fetchall()
         return {m: at.timestamp() for m, at in rows}
 
-    check = relayed("documents", "finance.check_expense_document")
-    verdict = relayed("finance", "documents.set_review_status")
-    check_began = started("finance", [m for m, _ in check.values()])
-    verdict_began = started("documents", [m for m, _ in verdict.values()])
+    check = messages("documents", "finance.check_expense_document")
+    verdict = messages("finance", "documents.set_review_status")
+    check_began = started("finance", list(check.values()))
+    verdict_began = started("documents", list(verdict.values()))
+    with psycopg.connect(stack.db["finance"], autocommit=True) as conn:
+        checked = {
+            d: at.timestamp()
+            for d, at in conn.execute(
+                "SELECT document_id::text, max(checked_at) FROM claims WHERE document_id = ANY(%s::uuid[]) "
+                "GROUP BY document_id",
+                (ids,),
+            ).fetchall()
+        }
     out: dict[str, list[float]] = {k: [] for k in STAGES}
     for u in uploads:
         d = u.document_id
-        if d not in check or d not in verdict:
+        began, verdict_began_at = check_began.get(check.get(d, "")), verdict_began.get(verdict.get(d, ""))
+        if began is None or verdict_began_at is None or d not in checked:
             continue
-        (check_id, _), (verdict_id, verdict_sent) = check[d], verdict[d]  # the check is relayed before the answer
-        if check_id not in check_began or verdict_id not in verdict_began:
-            continue
-        marks = [u.started, u.answered, check_began[check_id], verdict_sent, verdict_began[verdict_id], u.seen]
+        marks = [u.started, u.answered, began, checked[d], verdict_began_at, u.seen]
         for name, a, b in zip(STAGES, marks, marks[1:], strict=False):
             out[name].append((b - a) * 1000)
     return out
