@@ -352,7 +352,7 @@ STAGES = (
     "POST /documents answered",
     "waiting in finance's queue",
     "finance runs the rules",
-    "finance sends the verdict, books the money, commits, relays; documents' queue",
+    "finance's verdict out (money, commit, relay), documents' queue",
     "documents records it, the client sees it",
 )
 
