@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import re
 import uuid
 from datetime import date
 from decimal import Decimal
@@ -12,7 +13,7 @@ import pytest
 from services.common.contracts import CONTRACT
 from services.common.errors import ApiError
 from services.finance import programme
-from services.finance.render import Line, StatementData, render_csv, render_xlsx
+from services.finance.render import LISTING_BLOCK, Line, StatementData, listing, render_csv, render_pdf, render_xlsx
 from services.finance.schemas import MonthField
 
 pytestmark = pytest.mark.unit
@@ -109,6 +110,26 @@ def test_the_xlsx_holds_the_lines_totals_and_the_example_mark():
     assert wb.sheetnames == ["Rindas", "Kategorijas", "Izglītojamie"]
     rows = list(wb["Rindas"].iter_rows(values_only=True))
     assert "EXAMPLE" in rows[1][0] and rows[-1][0] == "total" and Decimal(str(rows[-1][-1])) == Decimal("152.30")
+
+
+def test_the_pdf_lists_lines_as_aligned_columns_in_short_blocks():
+    rows = [("IAP-A", "stud-1", "1.00"), ("IAP-LONGER", "stud-22", "120.00")] * LISTING_BLOCK
+    blocks = re.findall(r"<pre>(.*?)</pre>", listing(("Plāns", "Izglītojamais", "Summa"), rows), re.S)
+    assert len(blocks) == 3  # 80 rows, a header and a rule, 40 lines a block
+    lines = "\n".join(blocks).splitlines()
+    assert lines[0] == "Plāns       Izglītojamais   Summa"
+    assert lines[2] == "IAP-A       stud-1           1.00"  # names to the left, amounts to the right
+    assert lines[3] == "IAP-LONGER  stud-22        120.00"
+    assert len({len(line) for line in lines}) == 1
+
+
+def test_the_pdf_holds_every_line_and_the_totals():
+    from pypdf import PdfReader
+
+    text = "".join(p.extract_text() for p in PdfReader(io.BytesIO(render_pdf(_data(LINES)))).pages)
+    assert "Ventspils novads" in text and "EXAMPLE" in text
+    for line in ("Konsultācijas", "psychologist", "doc-9", "plan_preparation", "152.30"):
+        assert line in text
 
 
 def test_a_month_is_read_as_its_first_day():
