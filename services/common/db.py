@@ -44,12 +44,13 @@ class UTCDateTime(TypeDecorator[datetime]):
 class Database:
     """An engine and a session factory for one service's database."""
 
-    def __init__(self, url: str, **engine_kwargs: Any) -> None:
+    def __init__(self, url: str, *, info: dict[str, Any] | None = None, **engine_kwargs: Any) -> None:
+        """`info` is copied into every session's `info` (the service's audit table, for one)."""
         engine_kwargs.setdefault("pool_pre_ping", True)
         engine_kwargs.setdefault("pool_size", 5)
         engine_kwargs.setdefault("max_overflow", 10)
         self.engine: Engine = create_engine(url, **engine_kwargs)
-        self.sessionmaker = sessionmaker(self.engine, expire_on_commit=False)
+        self.sessionmaker = sessionmaker(self.engine, expire_on_commit=False, info=info or {})
 
     @contextmanager
     def session(self) -> Iterator[Session]:

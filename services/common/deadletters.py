@@ -10,6 +10,7 @@ from flask_smorest import Blueprint
 from marshmallow import Schema, fields
 from sqlalchemy import select
 
+from .audit import SESSION_KEY, audited, record
 from .auth import PLATFORM_ADMIN, current_principal, require_roles
 from .errors import Conflict, NotFound
 from .messaging import replay_dead_letter
@@ -75,13 +76,16 @@ def dead_letter_blueprint(runtime: ServiceRuntime) -> Blueprint:
     @blp.route("/<uuid:dead_letter_id>/replay")
     class Replay(MethodView):
         @require_roles(PLATFORM_ADMIN)
+        @audited("dead_letter.replayed")
         @blp.response(202, ReplaySchema)
         @blp.doc(security=[{"bearerAuth": []}])
         def post(self, dead_letter_id: uuid.UUID) -> dict[str, Any]:
             """Send a dead letter again; the handler's idempotency keeps it to one effect."""
             principal = current_principal()
             with runtime.db.session() as session:
-                exists = session.execute(select(table.c.id).where(table.c.id == dead_letter_id)).first()
+                exists = session.execute(
+                    select(table.c.id, table.c.task_name).where(table.c.id == dead_letter_id)
+                ).first()
                 if exists is None:
                     raise NotFound("dead letter")
                 mid = replay_dead_letter(session, runtime.outbox, runtime.tables, dead_letter_id, principal.user_id)
@@ -90,6 +94,17 @@ def dead_letter_blueprint(runtime: ServiceRuntime) -> Blueprint:
                         "already_replayed",
                         "This dead letter was already replayed.",
                         "Šī ziņa jau ir nosūtīta atkārtoti.",
+                    )
+                if SESSION_KEY in session.info:  # every service has its audit table (notifications: soon)
+                    record(
+                        session,
+                        principal,
+                        "dead_letter.replayed",
+                        "dead_letter",
+                        dead_letter_id,
+                        tenant_id=None,
+                        task_name=exists.task_name,
+                        message_id=mid,
                     )
             return {"dead_letter_id": dead_letter_id, "message_id": mid}
 

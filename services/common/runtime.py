@@ -8,6 +8,7 @@ import redis
 from celery import Celery
 from sqlalchemy import MetaData
 
+from .audit import SESSION_KEY, TABLE
 from .celery_app import install_outbox_relay, install_unacked_restore, make_celery
 from .contracts import CONTRACT, Contract
 from .db import Database
@@ -29,7 +30,8 @@ class ServiceRuntime:
 
     @cached_property
     def db(self) -> Database:
-        return Database(self.settings.database_url)
+        audit = self.metadata.tables.get(TABLE)
+        return Database(self.settings.database_url, info={SESSION_KEY: audit} if audit is not None else None)
 
     @cached_property
     def celery(self) -> Celery:

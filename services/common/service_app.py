@@ -7,6 +7,8 @@ from collections.abc import Iterable
 from flask import Flask
 from flask_smorest import Blueprint
 
+from .audit import TABLE
+from .audit_api import RegionTenants, audit_blueprint
 from .auth import JwksKeySource, KeySource, TokenVerifier, install_authentication
 from .deadletters import dead_letter_blueprint
 from .revocation import RevocationList
@@ -21,8 +23,12 @@ def create_service_app(
     description: str,
     blueprints: Iterable[Blueprint],
     key_source: KeySource | None = None,
+    region_tenants: RegionTenants | None = None,
 ) -> tuple[Flask, PlatformApi]:
-    """Tokens verify against identity's JWKS URL unless `key_source` is given (identity itself, tests)."""
+    """Tokens verify against identity's JWKS URL unless `key_source` is given (identity itself, tests).
+
+    A service with an audit table gets `GET /audit`; `region_tenants` lets regional auditors read it.
+    """
     settings = runtime.settings
     app, api = create_base_app(
         settings,
@@ -41,4 +47,6 @@ def create_service_app(
     for blp in blueprints:
         api.register_blueprint(blp)
     api.register_blueprint(dead_letter_blueprint(runtime))
+    if TABLE in runtime.metadata.tables:
+        api.register_blueprint(audit_blueprint(runtime, region_tenants))
     return app, api

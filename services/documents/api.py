@@ -14,6 +14,8 @@ from sqlalchemy import select
 from webargs.flaskparser import FlaskParser
 from werkzeug.datastructures import CombinedMultiDict
 
+from services.common import audit
+from services.common.audit import audited
 from services.common.auth import current_principal, require_auth, require_roles
 from services.common.db import utcnow
 from services.common.errors import NotFound
@@ -118,6 +120,7 @@ class Documents(MethodView):
             return paginate(session, query, args["page"], args["page_size"])
 
     @require_roles(*UPLOADERS)
+    @audited("document.uploaded")
     @documents_blp.arguments(UploadForm, location="multipart")
     @documents_blp.response(201, UploadResultSchema)
     @documents_blp.alt_response(422, description="Refused file or metadata; nothing stored")
@@ -141,6 +144,7 @@ class DocumentById(MethodView):
             return access.visible_document(session, current_principal(), document_id)
 
     @require_auth
+    @audited("document.deleted")
     @documents_blp.arguments(DeleteArgs, location="query")
     @documents_blp.response(200, AuditSchema)
     @documents_blp.alt_response(409, description="Retention has not ended")
@@ -163,6 +167,7 @@ class Versions(MethodView):
             return doc.stored_versions
 
     @require_roles(*UPLOADERS)
+    @audited("document.version_added")
     @documents_blp.arguments(VersionForm, location="multipart")
     @documents_blp.response(201, UploadResultSchema)
     @documents_blp.alt_response(422, description="Refused file or metadata; nothing stored")
@@ -192,6 +197,7 @@ class History(MethodView):
 @documents_blp.route("/<uuid:document_id>/download")
 class DownloadLink(MethodView):
     @require_auth
+    @audited("document.downloaded")
     @documents_blp.arguments(DownloadArgs, location="query")
     @documents_blp.response(200, DownloadLinkSchema)
     @documents_blp.doc(security=BEARER)
@@ -223,6 +229,17 @@ class DownloadLink(MethodView):
                     user_id=uuid.UUID(principal.user_id),
                     expires_at=expires_at,
                 )
+            )
+            audit.record(
+                session,
+                principal,
+                "document.downloaded",
+                "document",
+                doc.id,
+                tenant_id=doc.tenant_id,
+                version=number,
+                kind=doc.kind,
+                expires_at=expires_at,
             )
         return {
             "url": url,
@@ -265,7 +282,9 @@ class Audit(MethodView):
                 raise NotFound("document")
             return list(
                 session.execute(
-                    select(AuditEvent).where(AuditEvent.document_id == doc.id).order_by(AuditEvent.id)
+                    select(AuditEvent)
+                    .where(AuditEvent.target_type == "document", AuditEvent.target_id == str(doc.id))
+                    .order_by(AuditEvent.id)
                 ).scalars()
             )
 

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from flask import Flask, Response
+from sqlalchemy import select
 from werkzeug.exceptions import RequestEntityTooLarge
 
+from services.common.audit_api import audit_blueprint
 from services.common.auth import JwksKeySource, KeySource, TokenVerifier, install_authentication
 from services.common.deadletters import dead_letter_blueprint
 from services.common.errors import problem_response
@@ -13,6 +15,7 @@ from services.common.web import create_base_app
 
 from .api import BLUEPRINTS
 from .filecheck import too_large
+from .models import Document
 from .runtime import default_runtime, make_runtime
 from .settings import DocumentsSettings
 
@@ -48,4 +51,10 @@ def create_app(settings: DocumentsSettings | None = None, key_source: KeySource 
     for blp in BLUEPRINTS:
         api.register_blueprint(blp)
     api.register_blueprint(dead_letter_blueprint(runtime))
+    # a region's tenants as documents knows them: those whose documents carry the region
+    api.register_blueprint(
+        audit_blueprint(
+            runtime, lambda regions: select(Document.tenant_id).where(Document.region.in_(sorted(regions))).distinct()
+        )
+    )
     return app

@@ -1,5 +1,5 @@
 """Documents' tables: document records, their versions (bytes in object storage), review history,
-downloads and the audit of deletions."""
+downloads and the audit."""
 
 from __future__ import annotations
 
@@ -23,6 +23,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import JSONB, UUID
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
+from services.common.audit import audit_table
 from services.common.db import NAMING, UTCDateTime, utcnow
 from services.common.messaging import messaging_tables
 
@@ -164,15 +165,22 @@ class Download(Base):
 
 
 class AuditEvent(Base):
-    """Who did what to a document (deletions above all), kept after the bytes are gone."""
+    """Who did what to a document (uploads, downloads, deletions...), kept after the bytes are gone;
+    the kernel's shape, one table for every service."""
 
     __tablename__ = "audit_events"
-    __table_args__ = (Index("ix_audit_events_document", "document_id"),)
+    __table__ = audit_table(Base.metadata)
 
-    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
-    actor_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
-    action: Mapped[str] = mapped_column(String(60))
-    document_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True))
-    tenant_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), index=True)
-    details: Mapped[dict[str, Any]] = mapped_column(JSONB, default=dict)
+    id: Mapped[int]
+    at: Mapped[datetime]
+    actor_id: Mapped[uuid.UUID | None]
+    action: Mapped[str]
+    target_type: Mapped[str]
+    target_id: Mapped[str]
+    tenant_id: Mapped[uuid.UUID | None]
+    request_id: Mapped[str | None]
+    details: Mapped[dict[str, Any]]
+
+    @property
+    def document_id(self) -> uuid.UUID | None:
+        return uuid.UUID(self.target_id) if self.target_type == "document" else None

@@ -10,8 +10,10 @@ import uuid
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from services.common import audit
 from services.common.auth import Principal
 from services.common.db import utcnow
 from services.common.errors import Conflict
@@ -62,14 +64,21 @@ def delete_document(
     doc.state = DELETED
     doc.deleted_at = now or utcnow()
     doc.deleted_by = uuid.UUID(principal.user_id)
-    event = AuditEvent(
-        actor_id=uuid.UUID(principal.user_id),
-        action="document.deleted",
-        document_id=doc.id,
+    audit.record(
+        session,
+        principal,
+        "document.deleted",
+        "document",
+        doc.id,
         tenant_id=doc.tenant_id,
-        at=doc.deleted_at,
-        details={"kind": doc.kind, "retain_until": doc.retain_until.isoformat(), "reason": reason, "versions": removed},
+        kind=doc.kind,
+        retain_until=doc.retain_until,
+        reason=reason,
+        versions=removed,
     )
-    session.add(event)
-    session.flush()
-    return event
+    return session.execute(
+        select(AuditEvent)
+        .where(AuditEvent.target_type == "document", AuditEvent.target_id == str(doc.id))
+        .order_by(AuditEvent.id.desc())
+        .limit(1)
+    ).scalar_one()

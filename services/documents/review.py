@@ -8,6 +8,8 @@ import structlog
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from services.common import audit
+
 from .models import ACTIVE, Document, StatusChange
 
 log = structlog.get_logger(__name__)
@@ -65,5 +67,17 @@ def apply_verdict(session: Session, payload: dict[str, Any], message_id: str | N
     )
     if current:
         doc.status = payload["status"]
+    audit.record(
+        session,
+        None,
+        "document.review_status_set",
+        "document",
+        doc.id,
+        tenant_id=doc.tenant_id,
+        version=version,
+        status=payload["status"],
+        applied=current,
+        rules=[r["rule_id"] for r in reasons if r["outcome"] != "pass"],
+    )
     log.info("verdict_recorded", document_id=str(doc.id), version=version, status=payload["status"], applied=current)
     return "applied" if current else "stale"

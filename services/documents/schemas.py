@@ -221,9 +221,12 @@ class DeleteArgs(Strict):
 class AuditSchema(Schema):
     id = fields.Integer()
     at = fields.DateTime()
-    actor_id = fields.UUID()
+    actor_id = fields.UUID(allow_none=True, metadata={"description": "The user; empty for the system"})
     action = fields.String()
     document_id = fields.UUID()
+    target_type = fields.String()
+    target_id = fields.String()
+    request_id = fields.String(allow_none=True)
     details = fields.Dict()
 
 

@@ -12,6 +12,7 @@ from typing import Any
 import structlog
 from sqlalchemy.orm import Session
 
+from services.common import audit
 from services.common.db import utcnow
 
 from .errors import StorageUnavailable
@@ -95,6 +96,19 @@ def register_statement(session: Session, storage: Storage, settings: DocumentsSe
             actor_id=uploader,
             applied=True,
         )
+    )
+    audit.record(
+        session,
+        None,
+        "document.statement_registered",
+        "document",
+        doc.id,
+        tenant_id=doc.tenant_id,
+        actor_id=p.get("requested_by"),
+        statement_id=p["statement_id"],
+        month=p["month"],
+        format=p["format"],
+        sha256=p["sha256"],
     )
     session.flush()
     _remove_quietly(storage, p["object_key"])

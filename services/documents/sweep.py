@@ -14,6 +14,7 @@ import structlog
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from services.common import audit
 from services.common.db import utcnow
 from services.common.messaging import Outbox
 
@@ -76,6 +77,17 @@ def sweep_uploads(
             if found is not None:  # bytes that are not what was recorded: never keep them unrecorded
                 storage.remove_all_versions(version.object_key)
             abandon(session, pending)
+            audit.record(
+                session,
+                None,
+                "document.upload_removed",
+                "document",
+                doc.id,
+                tenant_id=doc.tenant_id,
+                version=version.number,
+                uploaded_by=version.uploaded_by,
+                bytes_found=found is not None,
+            )
             report.removed.append(version.object_key)
     report.aborted_multipart = storage.abort_stale_multipart(timedelta(hours=settings.abort_multipart_after_hours))
     if stale or report.aborted_multipart:

@@ -14,6 +14,14 @@ from .runtime import DocumentsRuntime
 log = structlog.get_logger(__name__)
 
 
+# what each handler writes to the audit (or why nothing); a test holds every consumed task to this
+AUDIT: dict[str, tuple[str, ...] | str] = {
+    "documents.set_review_status": ("document.review_status_set",),
+    "documents.register_statement": ("document.statement_registered",),
+    "documents.sweep_uploads": ("document.uploaded", "document.version_added", "document.upload_removed"),
+}
+
+
 def register(runtime: DocumentsRuntime) -> None:
     @runtime.consumers.handler("documents.set_review_status")
     def set_review_status(session: Session, payload: dict[str, Any], meta: dict[str, Any]) -> None:

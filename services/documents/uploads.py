@@ -18,6 +18,7 @@ import structlog
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
+from services.common import audit
 from services.common.auth import Principal
 from services.common.db import Database, utcnow
 from services.common.messaging import Outbox
@@ -280,6 +281,22 @@ def finish(
     message = KINDS[doc.kind].message
     if message is not None:
         outbox.publish(session, message, finance_payload(doc, version))
+    audit.record(
+        session,
+        None,
+        "document.uploaded" if version.number == 1 else "document.version_added",
+        "document",
+        doc.id,
+        tenant_id=doc.tenant_id,
+        actor_id=version.uploaded_by,
+        version=version.number,
+        kind=doc.kind,
+        media_type=version.media_type,
+        size=version.size,
+        sha256=version.sha256,
+        duplicate=bool(version.duplicate_of),
+        source=source,
+    )
     session.flush()
     log.info(
         "document_stored",

@@ -8,6 +8,7 @@ from typing import Any
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
+from services.common.audit import audited
 from services.common.auth import current_principal, require_roles
 from services.common.pagination import paginate
 
@@ -65,6 +66,7 @@ class ClaimById(MethodView):
 @claims_blp.route("/<uuid:claim_id>/override")
 class OverrideRequest(MethodView):
     @require_roles(*OVERRIDERS)
+    @audited("claim.override_requested")
     @claims_blp.arguments(OverrideRequestSchema)
     @claims_blp.response(201, OverrideSchema)
     @claims_blp.alt_response(409, description="Nothing to override, or one already waits")
@@ -78,6 +80,7 @@ class OverrideRequest(MethodView):
 @claims_blp.route("/<uuid:claim_id>/override/confirm")
 class OverrideConfirm(MethodView):
     @require_roles(*OVERRIDERS)
+    @audited("claim.override_confirmed")
     @claims_blp.arguments(OverrideConfirmSchema)
     @claims_blp.response(200, OverrideSchema)
     @claims_blp.alt_response(409, description="`second_person_required` when the requester confirms")

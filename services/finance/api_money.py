@@ -8,6 +8,7 @@ from typing import Any
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
+from services.common.audit import audited
 from services.common.auth import REGIONS, current_principal, require_roles
 from services.common.errors import NotFound
 from services.common.pagination import paginate
@@ -106,6 +107,7 @@ class Statements(MethodView):
             return paginate(session, query, args["page"], args["page_size"])
 
     @require_roles(*STATEMENT_MAKERS)
+    @audited("statement.built")
     @statements_blp.arguments(StatementCreateSchema)
     @statements_blp.response(201, StatementSchema)
     @statements_blp.alt_response(200, schema=StatementSchema, description="The data is unchanged: the latest one")

@@ -7,6 +7,7 @@ from typing import Any
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
+from services.common.audit import audited
 from services.common.auth import PLATFORM_ADMIN, current_principal, require_auth, require_roles
 
 from . import queries, settings_changes
@@ -33,6 +34,7 @@ class Settings(MethodView):
             return queries.settings_in_force(session)
 
     @require_roles(PLATFORM_ADMIN)
+    @audited("settings.changed")
     @blp.arguments(SettingsChangeSchema)
     @blp.response(201, SettingsRevisionSchema)
     @blp.doc(security=BEARER)

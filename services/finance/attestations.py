@@ -13,6 +13,7 @@ import structlog
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from services.common import audit
 from services.common.db import utcnow
 from services.common.messaging import Outbox
 
@@ -55,6 +56,18 @@ def register(session: Session, outbox: Outbox, p: dict[str, Any]) -> Attestation
     )
     session.add(att)
     session.flush()
+    audit.record(
+        session,
+        None,
+        "attestation.registered",
+        "attestation",
+        att.id,
+        tenant_id=att.tenant_id,
+        document_id=att.document_id,
+        version=att.version,
+        semester=att.semester,
+        categories=att.categories,
+    )
     _replace(session, att)
     _answer(session, outbox, att, semester)
     waiting = list(

@@ -11,6 +11,7 @@ import structlog
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from services.common import audit
 from services.common.db import utcnow
 from services.common.messaging import Outbox
 
@@ -209,6 +210,20 @@ def run(
             )
         )
     claim.status, claim.settings_revision, claim.checked_at = verdict, ctx.programme.revision, utcnow()
+    audit.record(
+        session,
+        None,
+        "claim.checked",
+        "claim",
+        claim.id,
+        tenant_id=claim.tenant_id,
+        run=claim.runs,
+        trigger=trigger,
+        verdict=verdict,
+        previous_verdict=previous,
+        settings_revision=ctx.programme.revision,
+        moved=[m["rule_id"] for m in moved],
+    )
     session.flush()
     log.info("claim_checked", claim_id=str(claim.id), run=claim.runs, trigger=trigger, verdict=verdict)
     return previous is None or previous != verdict or bool(moved)

@@ -8,6 +8,7 @@ import uuid
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from services.common import audit
 from services.common.auth import Principal
 from services.common.db import utcnow
 from services.common.errors import Conflict
@@ -68,6 +69,9 @@ def request(session: Session, principal: Principal, claim_id: uuid.UUID, reason:
     )
     session.add(override)
     session.flush()
+    audit.record(
+        session, principal, "claim.override_requested", "claim", claim.id, tenant_id=claim.tenant_id, rules=blocks
+    )
     return override
 
 
@@ -92,6 +96,17 @@ def confirm(session: Session, outbox: Outbox, principal: Principal, claim_id: uu
     override.state, override.confirmed_by, override.confirmed_at = CONFIRMED, uuid.UUID(principal.user_id), utcnow()
     override.confirm_note = (note or "").strip() or None
     session.flush()
+    audit.record(
+        session,
+        principal,
+        "claim.override_confirmed",
+        "claim",
+        claim.id,
+        tenant_id=claim.tenant_id,
+        override_id=override.id,
+        requested_by=override.requested_by,
+        rules=override.rules,
+    )
     checks.recheck(
         session,
         outbox,

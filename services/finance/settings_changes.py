@@ -15,6 +15,7 @@ import structlog
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from services.common import audit
 from services.common.auth import Principal
 from services.common.db import utcnow
 from services.common.errors import ApiError
@@ -43,6 +44,7 @@ def seed(session: Session, outbox: Outbox) -> int:
             )
         )
         session.flush()
+        audit.record(session, None, "settings.seeded", "settings_revision", 1, tenant_id=None, example_values=True)
         log.info("settings_seeded", revision=1)
     return publish_in_force(session, outbox, force=True)
 
@@ -86,6 +88,17 @@ def change(session: Session, outbox: Outbox, principal: Principal, data: dict[st
     )
     session.add(row)
     session.flush()
+    audit.record(
+        session,
+        principal,
+        "settings.changed",
+        "settings_revision",
+        row.revision,
+        tenant_id=None,
+        effective_from=row.effective_from,
+        fields=sorted(changes),
+        example_values=row.example_values,
+    )
     if row.effective_from <= budgets.today():
         publish_in_force(session, outbox)
     outbox.publish(session, "finance.recheck_claims", {"revision": row.revision, "previous_revision": newest})

@@ -15,6 +15,7 @@ import structlog
 from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
+from services.common import audit
 from services.common.contracts.documents import COMPENSATION_CATEGORIES
 from services.common.db import utcnow
 from services.common.messaging import Outbox
@@ -149,6 +150,7 @@ def build(
     latest = latest_of(session, tenant_id, month)
     if latest is not None and latest.csv_sha256 == digest:
         log.info("statement_unchanged", statement_id=str(latest.id))
+        audit.unchanged()
         return latest, False
     statement = Statement(
         id=uuid.uuid4(),
@@ -209,6 +211,20 @@ def build(
             "document_id": str(pdf.document_id),
             "total": str(statement.total),
         },
+    )
+    audit.record(
+        session,
+        None,
+        "statement.built",
+        "statement",
+        statement.id,
+        tenant_id=tenant_id,
+        actor_id=requested_by,
+        month=month,
+        number=statement.number,
+        trigger=trigger,
+        total=statement.total,
+        csv_sha256=digest,
     )
     log.info("statement_built", statement_id=str(statement.id), number=statement.number, trigger=trigger)
     return statement, True

@@ -7,11 +7,25 @@ from typing import Any
 import structlog
 from sqlalchemy.orm import Session
 
+from services.common import audit
+
 from . import attestations, budgets, checks, readmodels, settings_changes, statements
 from .runtime import FinanceRuntime
 from .staging import StorageUnavailable
 
 log = structlog.get_logger(__name__)
+
+
+# what each handler writes to the audit (or why nothing); a test holds every consumed task to this
+AUDIT: dict[str, tuple[str, ...] | str] = {
+    "finance.sync_tenant": "A read model of identity's tenant; the change is audited in identity.",
+    "finance.sync_plan": ("claim.checked",),  # a plan's new state re-checks its claims; its change is plans'
+    "finance.consultation_delivered": "A read model of a consultation plans recorded (and audited).",
+    "finance.check_expense_document": ("claim.checked",),
+    "finance.register_attestation": ("attestation.registered", "claim.checked"),
+    "finance.recheck_claims": ("claim.checked",),
+    "finance.run_daily": ("reservations.released", "statement.built"),
+}
 
 
 def register(runtime: FinanceRuntime) -> None:
@@ -43,6 +57,9 @@ def daily(session: Session, runtime: FinanceRuntime) -> None:
     """Publish settings that came into force, release ended semesters' reservations, build due statements."""
     settings_changes.publish_in_force(session, runtime.outbox)
     released = budgets.release_ended(session)
+    if released:
+        today = budgets.today()
+        audit.record(session, None, "reservations.released", "semester_end", today, tenant_id=None, count=released)
     try:
         with session.begin_nested():
             built = statements.scheduled(session, runtime.outbox, runtime.staging)

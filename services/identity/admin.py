@@ -1,7 +1,7 @@
 """Tenants, schools, users and role grants: the admin rules, with no Flask in them.
 
-Every change writes an audit event and publishes the new state for other services' read models,
-in the same transaction.
+Every change writes an audit record (the kernel's `audit.record`) and publishes the new state for other
+services' read models, in the same transaction.
 """
 
 from __future__ import annotations
@@ -13,13 +13,14 @@ from sqlalchemy import Select, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
+from services.common import audit
 from services.common.auth import AUDITOR, DIRECTOR, Principal
 from services.common.errors import ApiError, Conflict, Forbidden, NotFound
 from services.common.messaging import Outbox
 from services.common.tenancy import tenant_scope
 
 from . import scope
-from .models import AuditEvent, RoleGrant, School, Tenant, User
+from .models import RoleGrant, School, Tenant, User
 from .passwords import hash_password, verify_password
 from .sessions import end_user_sessions
 from .settings import IdentitySettings
@@ -34,16 +35,7 @@ def _ref(tenant: Tenant | None) -> scope.TenantRef | None:
 def _audit(
     session: Session, principal: Principal | None, action: str, target: Any, tenant_id: Any, **details: Any
 ) -> None:
-    session.add(
-        AuditEvent(
-            actor_id=uuid.UUID(principal.user_id) if principal else None,
-            action=action,
-            target_type=type(target).__name__.lower(),
-            target_id=str(target.id),
-            tenant_id=tenant_id,
-            details=details,
-        )
-    )
+    audit.record(session, principal, action, type(target).__name__.lower(), target.id, tenant_id=tenant_id, **details)
 
 
 def _flush_unique(session: Session, what: str, field: str) -> None:
@@ -169,6 +161,8 @@ def update_tenant(
         tenant.revision += 1
         _audit(session, principal, "tenant.updated", tenant, tenant.id, fields=sorted(changed))
         _tenant_changed(session, outbox, tenant)
+    else:
+        audit.unchanged()
     return tenant
 
 
@@ -215,6 +209,8 @@ def update_school(
         school.tenant.revision += 1
         _audit(session, principal, "school.updated", school, school.tenant_id, fields=sorted(changed))
         _tenant_changed(session, outbox, school.tenant)
+    else:
+        audit.unchanged()
     return school
 
 
@@ -423,6 +419,8 @@ def update_user(
         user.revision += 1
         _audit(session, principal, "user.updated", user, user.tenant_id, fields=sorted(changed))
         _user_changed(session, outbox, user)
+    else:
+        audit.unchanged()
     return user, ended
 
 

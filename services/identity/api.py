@@ -9,6 +9,7 @@ from flask import current_app, jsonify, request
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
+from services.common.audit import audited, not_audited
 from services.common.auth import PLATFORM_ADMIN, current_principal, public, require_roles
 from services.common.errors import ApiError
 from services.common.pagination import paginate
@@ -84,6 +85,7 @@ def _tokens(pair: sessions.TokenPair) -> dict[str, Any]:
 @auth_blp.route("/login")
 class Login(MethodView):
     @public
+    @audited("user.logged_in")
     @auth_blp.arguments(LoginSchema)
     @auth_blp.response(200, TokenSchema)
     @auth_blp.alt_response(401, description="Wrong e-mail or password")
@@ -105,6 +107,7 @@ class Login(MethodView):
 @auth_blp.route("/refresh")
 class Refresh(MethodView):
     @public
+    @not_audited("Token rotation inside a session: the login, its end, revocations and reuse are audited.")
     @auth_blp.arguments(RefreshSchema)
     @auth_blp.response(200, TokenSchema)
     @auth_blp.alt_response(401, description="The refresh token is not valid")
@@ -125,15 +128,16 @@ class Refresh(MethodView):
 
 @auth_blp.route("/logout")
 class Logout(MethodView):
+    @audited("session.ended")
     @auth_blp.arguments(LogoutSchema)
     @auth_blp.response(204)
     @auth_blp.doc(security=BEARER)
     def post(self, data: dict[str, Any]) -> None:
         """End the current session: its refresh token and its access tokens stop working."""
         principal = current_principal()
+        with rt().db.transaction() as session:
+            sessions.logout(session, principal)
         if principal.session_id:
-            with rt().db.transaction() as session:
-                sessions.end_session(session, uuid.UUID(principal.session_id), "logout")
             revocations().revoke([principal.session_id], settings().access_token_ttl)
 
 
@@ -157,6 +161,7 @@ class Me(MethodView):
 
 @auth_blp.route("/password")
 class Password(MethodView):
+    @audited("user.password_changed")
     @auth_blp.arguments(PasswordChangeSchema)
     @auth_blp.response(204)
     @auth_blp.doc(security=BEARER)
@@ -199,12 +204,13 @@ class Keys(MethodView):
 @keys_blp.route("/keys/rotate")
 class Rotate(MethodView):
     @require_roles(PLATFORM_ADMIN)
+    @audited("key.rotated")
     @keys_blp.response(201, KeySchema)
     @keys_blp.doc(security=BEARER)
     def post(self) -> Any:
         """Sign with a new key from now on; tokens signed by the old one stay valid until they expire."""
         with rt().db.transaction() as session:
-            return keys.rotate(session, settings().access_token_ttl, settings().key_retire_grace)
+            return keys.rotate(session, settings().access_token_ttl, settings().key_retire_grace, current_principal())
 
 
 # ---- tenants and schools ------------------------------------------------------------------------
@@ -223,6 +229,7 @@ class Tenants(MethodView):
             return page
 
     @require_roles(PLATFORM_ADMIN)
+    @audited("tenant.created")
     @tenants_blp.arguments(TenantCreateSchema)
     @tenants_blp.response(201, TenantSchema)
     @tenants_blp.doc(security=BEARER)
@@ -242,6 +249,7 @@ class TenantById(MethodView):
         with rt().db.transaction() as session:
             return admin.visible_tenant(session, current_principal(), tenant_id)
 
+    @audited("tenant.updated")
     @tenants_blp.arguments(TenantUpdateSchema)
     @tenants_blp.response(200, TenantSchema)
     @tenants_blp.doc(security=BEARER)
@@ -263,6 +271,7 @@ class TenantSchools(MethodView):
         with rt().db.transaction() as session:
             return admin.visible_tenant(session, current_principal(), tenant_id).schools
 
+    @audited("school.created")
     @tenants_blp.arguments(SchoolCreateSchema)
     @tenants_blp.response(201, SchoolSchema)
     @tenants_blp.doc(security=BEARER)
@@ -275,6 +284,7 @@ class TenantSchools(MethodView):
 
 @tenants_blp.route("/schools/<uuid:school_id>")
 class SchoolById(MethodView):
+    @audited("school.updated")
     @tenants_blp.arguments(SchoolUpdateSchema)
     @tenants_blp.response(200, SchoolSchema)
     @tenants_blp.doc(security=BEARER)
@@ -299,6 +309,7 @@ class Users(MethodView):
             query = admin.users_query(current_principal(), args)
             return paginate(session, query, args["page"], args["page_size"])
 
+    @audited("user.created")
     @users_blp.arguments(UserCreateSchema)
     @users_blp.response(201, UserSchema)
     @users_blp.doc(security=BEARER)
@@ -318,6 +329,7 @@ class UserById(MethodView):
         with rt().db.transaction() as session:
             return admin.visible_user(session, current_principal(), user_id)
 
+    @audited("user.updated")
     @users_blp.arguments(UserUpdateSchema)
     @users_blp.response(200, UserSchema)
     @users_blp.doc(security=BEARER)
@@ -331,6 +343,7 @@ class UserById(MethodView):
 
 @users_blp.route("/<uuid:user_id>/roles")
 class UserRoles(MethodView):
+    @audited("role.granted")
     @users_blp.arguments(GrantCreateSchema)
     @users_blp.response(201, GrantSchema)
     @users_blp.doc(security=BEARER)
@@ -342,6 +355,7 @@ class UserRoles(MethodView):
 
 @users_blp.route("/<uuid:user_id>/roles/<uuid:grant_id>")
 class UserRole(MethodView):
+    @audited("role.revoked")
     @users_blp.response(204)
     @users_blp.doc(security=BEARER)
     def delete(self, user_id: uuid.UUID, grant_id: uuid.UUID) -> None:
@@ -352,6 +366,7 @@ class UserRole(MethodView):
 
 @users_blp.route("/<uuid:user_id>/unlock")
 class UserUnlock(MethodView):
+    @audited("user.unlocked")
     @users_blp.response(200, UserSchema)
     @users_blp.doc(security=BEARER)
     def post(self, user_id: uuid.UUID) -> Any:
@@ -362,6 +377,7 @@ class UserUnlock(MethodView):
 
 @users_blp.route("/<uuid:user_id>/sessions/revoke")
 class UserSessionsRevoke(MethodView):
+    @audited("user.sessions_revoked")
     @users_blp.response(200, SessionsEndedSchema)
     @users_blp.doc(security=BEARER)
     def post(self, user_id: uuid.UUID) -> Any:

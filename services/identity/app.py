@@ -16,7 +16,7 @@ from services.common.runtime import ServiceRuntime
 from services.common.service_app import create_service_app
 
 from .api import BLUEPRINTS
-from .models import SigningKey
+from .models import SigningKey, Tenant
 from .ratelimit import RateLimiter
 from .runtime import default_runtime, make_runtime
 from .settings import IdentitySettings
@@ -60,6 +60,7 @@ def create_app(settings: IdentitySettings | None = None) -> Flask:
         "un piekļuves marķieri.",
         blueprints=BLUEPRINTS,
         key_source=LocalKeys(runtime),
+        region_tenants=lambda regions: select(Tenant.id).where(Tenant.region.in_(sorted(regions))),
     )
     app.extensions["ratelimiter"] = RateLimiter(runtime.redis, runtime.settings)  # type: ignore[arg-type]
     return app

@@ -13,6 +13,8 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
+from services.common import audit
+from services.common.auth import Principal
 from services.common.db import utcnow
 
 from .models import SigningKey
@@ -45,16 +47,19 @@ def current_key(session: Session) -> SigningKey:
     return key
 
 
-def rotate(session: Session, access_token_ttl: int, grace: int) -> SigningKey:
+def rotate(session: Session, access_token_ttl: int, grace: int, principal: Principal | None = None) -> SigningKey:
     """Start signing with a new key; the old one verifies until its last token expires."""
     now = utcnow()
+    retired = []
     for old in session.execute(select(SigningKey).where(SigningKey.retired_at.is_(None))).scalars():
         old.retired_at = now
         old.expires_at = now + timedelta(seconds=access_token_ttl + grace)
+        retired.append(old.kid)
     key = _new_key()
     key.created_at = now
     session.add(key)
     session.flush()
+    audit.record(session, principal, "key.rotated", "signing_key", key.kid, tenant_id=None, retired=retired)
     return key
 
 

@@ -6,10 +6,11 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Boolean, ForeignKey, Index, Integer, MetaData, String, Text, UniqueConstraint
+from sqlalchemy import Boolean, ForeignKey, Integer, MetaData, String, Text, UniqueConstraint
 from sqlalchemy.dialects.postgresql import JSONB, UUID
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
+from services.common.audit import audit_table
 from services.common.db import NAMING, UTCDateTime, utcnow
 from services.common.messaging import messaging_tables
 
@@ -151,16 +152,17 @@ class SigningKey(Base):
 
 
 class AuditEvent(Base):
-    """Who changed what, when; written in the same transaction as the change."""
+    """Who changed what, when; written in the same transaction as the change (the kernel's shape)."""
 
     __tablename__ = "audit_events"
-    __table_args__ = (Index("ix_audit_events_target", "target_type", "target_id"),)
+    __table__ = audit_table(Base.metadata)
 
-    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
-    actor_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
-    action: Mapped[str] = mapped_column(String(60))
-    target_type: Mapped[str] = mapped_column(String(40))
-    target_id: Mapped[str] = mapped_column(String(64))
-    tenant_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True), index=True)
-    details: Mapped[dict[str, Any]] = mapped_column(JSONB, default=dict)
+    id: Mapped[int]
+    at: Mapped[datetime]
+    actor_id: Mapped[uuid.UUID | None]
+    action: Mapped[str]
+    target_type: Mapped[str]
+    target_id: Mapped[str]
+    tenant_id: Mapped[uuid.UUID | None]
+    request_id: Mapped[str | None]
+    details: Mapped[dict[str, Any]]

@@ -13,11 +13,13 @@ import jwt
 from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
+from services.common import audit
+from services.common.auth import Principal
 from services.common.db import utcnow
 from services.common.errors import ApiError, Unauthenticated
 
 from . import keys
-from .models import AuditEvent, RefreshSession, SigningKey, UsedRefreshToken, User
+from .models import RefreshSession, SigningKey, UsedRefreshToken, User
 from .passwords import hash_password, needs_rehash, verify_password
 from .ratelimit import RateLimiter
 from .settings import IdentitySettings
@@ -137,14 +139,14 @@ def login(
             if user.failed_logins >= settings.lockout_threshold:
                 user.locked_until = now + timedelta(seconds=settings.lockout_seconds)
                 user.failed_logins = 0
-                session.add(
-                    AuditEvent(
-                        action="user.locked",
-                        target_type="user",
-                        target_id=str(user.id),
-                        tenant_id=user.tenant_id,
-                        details={"seconds": settings.lockout_seconds},
-                    )
+                audit.record(
+                    session,
+                    None,
+                    "user.locked",
+                    "user",
+                    user.id,
+                    tenant_id=user.tenant_id,
+                    seconds=settings.lockout_seconds,
                 )
         return Unauthenticated(
             INVALID_CREDENTIALS["detail"], code="invalid_credentials", detail_lv=INVALID_CREDENTIALS["detail_lv"]
@@ -154,7 +156,18 @@ def login(
     user.last_login_at = now
     if needs_rehash(user.password_hash):
         user.password_hash = hash_password(password)
-    return _new_session(session, settings, user, now)
+    pair = _new_session(session, settings, user, now)
+    audit.record(
+        session,
+        None,
+        "user.logged_in",
+        "user",
+        user.id,
+        tenant_id=user.tenant_id,
+        actor_id=user.id,
+        session_id=pair.session_id,
+    )
+    return pair
 
 
 def refresh(
@@ -191,6 +204,16 @@ def refresh(
         if reused is not None and reused.revoked_at is None:
             reused.revoked_at, reused.revoked_reason = now, "reuse_detected"
             revoke_sids.append(str(reused.id))
+            owner = session.get(User, reused.user_id)
+            audit.record(
+                session,
+                None,
+                "session.reuse_detected",
+                "session",
+                reused.id,
+                tenant_id=owner.tenant_id if owner else None,
+                user_id=reused.user_id,
+            )
         return Unauthenticated("The refresh token is not valid.", code="refresh_token_invalid")
     if rs.revoked_at is not None or rs.expires_at <= now:
         return Unauthenticated("The session has ended; log in again.", code="refresh_token_invalid")
@@ -201,6 +224,21 @@ def refresh(
     session.add(UsedRefreshToken(token_hash=rs.token_hash, session_id=rs.id, used_at=now))
     rs.previous_hash, rs.token_hash, rs.rotated_at = rs.token_hash, _hash(new), now
     return TokenPair(access_token(session, settings, user, rs.id, now), new, settings.access_token_ttl, rs.id)
+
+
+def logout(session: Session, principal: Principal) -> bool:
+    """End the caller's session (its refresh token and, through the revocation list, its access tokens)."""
+    ended = end_session(session, uuid.UUID(principal.session_id), "logout") if principal.session_id else False
+    audit.record(
+        session,
+        principal,
+        "session.ended",
+        "session",
+        principal.session_id or principal.user_id,
+        tenant_id=principal.tenant_id,
+        reason="logout",
+    )
+    return ended
 
 
 def end_session(session: Session, sid: uuid.UUID, reason: str) -> bool:
@@ -229,5 +267,19 @@ def purge_expired(session: Session, now: datetime | None = None) -> int:
     """Delete sessions past their lifetime and keys no longer verifying anything."""
     now = now or utcnow()
     n = session.execute(delete(RefreshSession).where(RefreshSession.expires_at < now - timedelta(days=1)))
-    session.execute(delete(SigningKey).where(SigningKey.expires_at.is_not(None), SigningKey.expires_at < now))
-    return int(n.rowcount)  # type: ignore[attr-defined]
+    keys_gone = session.execute(
+        delete(SigningKey).where(SigningKey.expires_at.is_not(None), SigningKey.expires_at < now)
+    )
+    sessions_gone, retired = int(n.rowcount), int(keys_gone.rowcount)  # type: ignore[attr-defined]
+    if sessions_gone or retired:
+        audit.record(
+            session,
+            None,
+            "sessions.purged",
+            "refresh_sessions",
+            now.date(),
+            tenant_id=None,
+            sessions=sessions_gone,
+            keys=retired,
+        )
+    return sessions_gone

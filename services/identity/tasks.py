@@ -10,6 +10,11 @@ from services.common.runtime import ServiceRuntime
 
 from . import sessions
 
+# what each handler writes to the audit (or why nothing); a test holds every consumed task to this
+AUDIT: dict[str, tuple[str, ...] | str] = {
+    "identity.purge_expired_sessions": ("sessions.purged",),
+}
+
 
 def register(runtime: ServiceRuntime) -> None:
     @runtime.consumers.handler("identity.purge_expired_sessions")

@@ -8,6 +8,7 @@ from typing import Any
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
+from services.common.audit import audited, not_audited
 from services.common.auth import PLATFORM_ADMIN, current_principal, require_auth, require_roles
 from services.common.pagination import paginate
 
@@ -86,6 +87,7 @@ class UnreadCount(MethodView):
 @inbox_blp.route("/<uuid:item_id>/read")
 class MarkRead(MethodView):
     @require_auth
+    @not_audited("The reader's own read mark on their inbox; the item keeps when it was read.")
     @inbox_blp.response(200, InboxItemSchema)
     @inbox_blp.doc(security=BEARER)
     def post(self, item_id: uuid.UUID) -> Any:
@@ -97,6 +99,7 @@ class MarkRead(MethodView):
 @inbox_blp.route("/read-all")
 class MarkAllRead(MethodView):
     @require_auth
+    @not_audited("The reader's own read marks on their inbox; each item keeps when it was read.")
     @inbox_blp.response(200, MarkedSchema)
     @inbox_blp.doc(security=BEARER)
     def post(self) -> Any:
@@ -124,13 +127,14 @@ class Preferences(MethodView):
 @prefs_blp.route("/<kind>")
 class PreferenceOfKind(MethodView):
     @require_auth
+    @audited("preference.set")
     @prefs_blp.arguments(PreferenceUpdateSchema)
     @prefs_blp.response(200, PreferenceSchema)
     @prefs_blp.doc(security=BEARER)
     def put(self, data: dict[str, Any], kind: str) -> Any:
         """Choose the channels for a kind, and immediate or a daily digest for its e-mails."""
         with rt().db.transaction() as session:
-            return _labelled(preferences.set_choice(session, _me(), kind, **data))
+            return _labelled(preferences.set_choice(session, _me(), kind, principal=current_principal(), **data))
 
 
 @hooks_blp.route("")
@@ -146,6 +150,7 @@ class Webhooks(MethodView):
             return paginate(session, query, args["page"], args["page_size"])
 
     @require_auth
+    @audited("webhook.created")
     @hooks_blp.arguments(WebhookCreateSchema)
     @hooks_blp.response(201, WebhookSecretSchema)
     @hooks_blp.doc(security=BEARER)
@@ -167,6 +172,7 @@ class WebhookItem(MethodView):
             return webhook_admin.get(session, current_principal(), webhook_id)
 
     @require_auth
+    @audited("webhook.changed")
     @hooks_blp.arguments(WebhookUpdateSchema)
     @hooks_blp.response(200, WebhookSchema)
     @hooks_blp.doc(security=BEARER)
@@ -178,6 +184,7 @@ class WebhookItem(MethodView):
             )
 
     @require_auth
+    @audited("webhook.deleted")
     @hooks_blp.response(204)
     @hooks_blp.doc(security=BEARER)
     def delete(self, webhook_id: uuid.UUID) -> None:
@@ -189,6 +196,7 @@ class WebhookItem(MethodView):
 @hooks_blp.route("/<uuid:webhook_id>/rotate-secret")
 class RotateSecret(MethodView):
     @require_auth
+    @audited("webhook.secret_rotated")
     @hooks_blp.response(200, WebhookSecretSchema)
     @hooks_blp.doc(security=BEARER)
     def post(self, webhook_id: uuid.UUID) -> Any:

@@ -10,6 +10,8 @@ from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.orm import Session
 
+from services.common import audit
+from services.common.auth import Principal
 from services.common.db import utcnow
 from services.common.errors import ApiError
 
@@ -57,7 +59,14 @@ def list_for(session: Session, user_id: uuid.UUID) -> list[dict[str, object]]:
 
 
 def set_choice(
-    session: Session, user_id: uuid.UUID, kind: str, *, email: bool, inbox: bool, mode: str
+    session: Session,
+    user_id: uuid.UUID,
+    kind: str,
+    *,
+    email: bool,
+    inbox: bool,
+    mode: str,
+    principal: Principal | None = None,
 ) -> dict[str, object]:
     """Record a choice; at least one channel stays on, so nothing a person must act on is lost silently."""
     if kind not in KINDS:
@@ -78,5 +87,19 @@ def set_choice(
         pg_insert(Preference)
         .values(user_id=user_id, kind=kind, **values)
         .on_conflict_do_update(index_elements=["user_id", "kind"], set_=values)
+    )
+    tenant = principal.tenant_id if principal is not None else None
+    audit.record(
+        session,
+        principal,
+        "preference.set",
+        "user",
+        user_id,
+        tenant_id=tenant,
+        actor_id=user_id,
+        kind=kind,
+        email=email,
+        inbox=inbox,
+        mode=mode,
     )
     return Choice(kind, email, inbox, digest).as_dict()

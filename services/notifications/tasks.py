@@ -35,6 +35,23 @@ TRIGGERS = (
 )
 
 
+MIRROR = "A read model of another service's record; the change is audited where it is made."
+NOTICE = (
+    "A notification made for the people concerned: its inbox items and deliveries are the record (who was told "
+    "what, when); the change it tells of is audited in the service that sent it."
+)
+SENT = "The delivery row records every attempt, its outcome and time."
+# what each handler writes to the audit (or why nothing); a test holds every consumed task to this
+AUDIT: dict[str, tuple[str, ...] | str] = {
+    **{name: MIRROR for name in READ_MODELS},
+    **{f"notifications.{kind}": NOTICE for kind in TRIGGERS},
+    "notifications.deliver_email": SENT,
+    "notifications.deliver_webhook": SENT,
+    "notifications.send_reminders": "Each reminder is a notification with its own key and deliveries: " + SENT,
+    "notifications.send_digests": "Each digest is a delivery of the notifications it gathers: " + SENT,
+}
+
+
 def today_in_riga(now: datetime | None = None) -> Any:
     return (now or utcnow()).astimezone(RIGA).date()
 

@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import uuid
 from typing import Any
+from urllib.parse import urlsplit
 
 from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
+from services.common import audit
 from services.common.auth import MUNICIPALITY_COORDINATOR, SCHOOL_COORDINATOR, Principal
 from services.common.errors import ApiError, Forbidden, NotFound
 
@@ -91,7 +93,18 @@ def create(
     )
     session.add(hook)
     session.flush()
+    _audit(session, principal, "webhook.created", hook, url=_origin(hook.url), kinds=hook.kinds)
     return shown_once(hook, secret)
+
+
+def _audit(session: Session, principal: Principal, action: str, hook: Webhook, **details: Any) -> None:
+    audit.record(session, principal, action, "webhook", hook.id, tenant_id=hook.tenant_id, **details)
+
+
+def _origin(url: str) -> str:
+    """Where a webhook points, without its path or query (they may carry a token of the receiver)."""
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.hostname}{f':{parts.port}' if parts.port else ''}"
 
 
 def get(session: Session, principal: Principal, webhook_id: uuid.UUID) -> Webhook:
@@ -124,6 +137,7 @@ def change(
         if key in data:
             setattr(hook, key, data[key])
     session.flush()
+    _audit(session, principal, "webhook.changed", hook, fields=sorted(data), url=_origin(hook.url), active=hook.active)
     return hook
 
 
@@ -133,11 +147,13 @@ def rotate_secret(session: Session, principal: Principal, webhook_id: uuid.UUID,
     secret = webhooks.new_secret()
     hook.secret_encrypted = sealed.seal(key, secret)
     session.flush()
+    _audit(session, principal, "webhook.secret_rotated", hook)
     return shown_once(hook, secret)
 
 
 def delete(session: Session, principal: Principal, webhook_id: uuid.UUID) -> None:
     hook = get(session, principal, webhook_id)
+    _audit(session, principal, "webhook.deleted", hook, url=_origin(hook.url))
     session.delete(hook)  # its delivery rows stay, for the admins' log; pending ones are dropped
 
 

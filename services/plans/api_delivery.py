@@ -8,6 +8,7 @@ from typing import Any
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
+from services.common.audit import audited
 from services.common.auth import (
     DIRECTOR,
     PLAN_PREPARER,
@@ -63,6 +64,7 @@ class Agreements(MethodView):
             return delivery.list_agreements(session, current_principal(), plan_id)
 
     @require_roles(SCHOOL_COORDINATOR, DIRECTOR, SUPPORT_PROVIDER)
+    @audited("agreement.recorded")
     @blp.arguments(AgreementCreateSchema)
     @blp.response(201, AgreementSchema)
     @blp.alt_response(409, description=RULE_409)
@@ -84,6 +86,7 @@ class Consultations(MethodView):
             return delivery.list_consultations(session, current_principal(), plan_id, args)
 
     @require_roles(SUPPORT_PROVIDER, SCHOOL_COORDINATOR)
+    @audited("consultation.recorded")
     @blp.arguments(ConsultationCreateSchema)
     @blp.response(201, ConsultationSchema)
     @blp.alt_response(409, description=RULE_409)
@@ -116,6 +119,7 @@ class PlanEvaluation(MethodView):
             return delivery.get_evaluation(session, current_principal(), plan_id)
 
     @require_roles(PLAN_PREPARER, TEACHER)
+    @audited("evaluation.written", "evaluation.rewritten")
     @blp.arguments(EvaluationWriteSchema)
     @blp.response(200, EvaluationSchema)
     @blp.alt_response(409, description=RULE_409)
@@ -140,6 +144,7 @@ class Orders(MethodView):
             return orders.list_orders(session, current_principal(), args)
 
     @require_roles(DIRECTOR)
+    @audited("order.registered")
     @orders_blp.arguments(OrderCreateSchema)
     @orders_blp.response(201, OrderSchema)
     @orders_blp.alt_response(409, description="The school already has an order with this number")

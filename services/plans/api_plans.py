@@ -8,6 +8,7 @@ from typing import Any
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
+from services.common.audit import audited
 from services.common.auth import current_principal
 from services.common.pagination import paginate
 
@@ -49,6 +50,7 @@ class Plans(MethodView):
         with rt().db.transaction() as session:
             return paginate(session, planning.plans_query(current_principal(), args), args["page"], args["page_size"])
 
+    @audited("plan.created")
     @blp.arguments(PlanCreateSchema)
     @blp.response(201, PlanDetailSchema)
     @blp.doc(security=BEARER)
@@ -67,6 +69,7 @@ class PlanById(MethodView):
         with rt().db.transaction() as session:
             return planning.get_plan(session, current_principal(), plan_id)
 
+    @audited("plan.updated")
     @blp.arguments(PlanUpdateSchema)
     @blp.response(200, PlanDetailSchema)
     @blp.doc(security=BEARER)
@@ -78,6 +81,7 @@ class PlanById(MethodView):
 
 @blp.route("/<uuid:plan_id>/risks")
 class PlanRisks(MethodView):
+    @audited("plan.risk_added")
     @blp.arguments(RiskCreateSchema)
     @blp.response(201, RiskSchema)
     @blp.doc(security=BEARER)
@@ -89,6 +93,7 @@ class PlanRisks(MethodView):
 
 @blp.route("/<uuid:plan_id>/risks/<uuid:risk_id>")
 class PlanRisk(MethodView):
+    @audited("plan.risk_removed")
     @blp.response(204)
     @blp.doc(security=BEARER)
     def delete(self, plan_id: uuid.UUID, risk_id: uuid.UUID) -> None:
@@ -99,6 +104,7 @@ class PlanRisk(MethodView):
 
 @blp.route("/<uuid:plan_id>/measures")
 class PlanMeasures(MethodView):
+    @audited("plan.measure_added")
     @blp.arguments(MeasureCreateSchema)
     @blp.response(201, MeasureSchema)
     @blp.doc(security=BEARER)
@@ -110,6 +116,7 @@ class PlanMeasures(MethodView):
 
 @blp.route("/<uuid:plan_id>/measures/<uuid:measure_id>")
 class PlanMeasure(MethodView):
+    @audited("plan.measure_removed")
     @blp.response(204)
     @blp.doc(security=BEARER)
     def delete(self, plan_id: uuid.UUID, measure_id: uuid.UUID) -> None:
@@ -120,6 +127,7 @@ class PlanMeasure(MethodView):
 
 def _action_view(action: str, doc: str) -> type[MethodView]:
     class Action(MethodView):
+        @audited(f"plan.{action}")
         @blp.arguments(ActionSchema)
         @blp.response(200, PlanDetailSchema)
         @blp.alt_response(409, description="A rule of the lifecycle stopped it; `code` says which")

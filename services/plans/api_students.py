@@ -11,6 +11,7 @@ from flask.views import MethodView
 from flask_smorest import Blueprint
 from marshmallow import RAISE
 
+from services.common.audit import audited, not_audited
 from services.common.auth import current_principal, require_roles
 from services.common.errors import ApiError
 from services.common.pagination import paginate
@@ -88,6 +89,7 @@ class Students(MethodView):
             return students.list_students(session, current_principal(), settings(), args)
 
     @require_roles(*WRITE_ROLES_STUDENTS)
+    @audited("student.created")
     @students_blp.arguments(StudentCreateSchema)
     @students_blp.response(201, StudentWrittenSchema)
     @students_blp.alt_response(409, description="A student with this code exists in the tenant (student_exists)")
@@ -100,6 +102,7 @@ class Students(MethodView):
 
 @students_blp.route("/search")
 class StudentSearch(MethodView):
+    @not_audited("A read, a POST only to keep the code out of URLs; a code shown is audited (student.code_read).")
     @students_blp.arguments(StudentSearchSchema)
     @students_blp.response(200, StudentPage)
     @students_blp.doc(security=BEARER)
@@ -120,6 +123,7 @@ class StudentById(MethodView):
             return students.read_student(session, current_principal(), settings(), student_id, args.get("on"))
 
     @require_roles(*WRITE_ROLES_STUDENTS)
+    @audited("student.updated")
     @students_blp.arguments(StudentUpdateSchema)
     @students_blp.response(200, StudentWrittenSchema)
     @students_blp.doc(security=BEARER)
@@ -144,6 +148,7 @@ class StudentImports(MethodView):
             return paginate(session, query, args["page"], args["page_size"])
 
     @require_roles(*WRITE_ROLES_STUDENTS)
+    @audited("student_import.previewed")
     @_upload_limit
     @imports_blp.arguments(ImportTargetArgs, location="query", unknown=RAISE)
     @imports_blp.arguments(ImportFileSchema, location="files")
@@ -181,6 +186,7 @@ class StudentImportById(MethodView):
 @imports_blp.route("/<uuid:import_id>/commit")
 class StudentImportCommit(MethodView):
     @require_roles(*WRITE_ROLES_STUDENTS)
+    @audited("student_import.committed")
     @imports_blp.response(200, StudentImportSchema)
     @imports_blp.alt_response(409, description="Committed already (import_already_committed)")
     @imports_blp.doc(security=BEARER)

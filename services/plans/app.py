@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from flask import Flask
+from sqlalchemy import select
 
 from services.common.auth import KeySource
 from services.common.service_app import create_service_app
 
 from . import api_delivery, api_plans, api_students, api_timeline
+from .models import TenantRM
 from .runtime import default_runtime, make_runtime
 from .settings import PlansSettings
 
@@ -27,5 +29,6 @@ def create_app(settings: PlansSettings | None = None, key_source: KeySource | No
             *api_timeline.BLUEPRINTS,
         ],
         key_source=key_source,
+        region_tenants=lambda regions: select(TenantRM.id).where(TenantRM.region.in_(sorted(regions))),
     )
     return app

@@ -20,6 +20,7 @@ from sqlalchemy import Select, insert, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.orm import Session
 
+from services.common import audit
 from services.common.auth import Principal
 from services.common.db import utcnow
 from services.common.errors import Conflict
@@ -177,7 +178,8 @@ def preview(
         .order_by(StudentImport.created_at.desc())
         .limit(1)
     ).scalar_one_or_none()
-    if earlier is not None:
+    if earlier is not None:  # the same list again: the earlier preview stands, and who sent it again is kept
+        _audit(session, principal, "student_import.previewed", earlier, again=True)
         return earlier
     parsed = check_rows(read_table(data, settings.import_max_rows), settings)
     imp = StudentImport(
@@ -239,6 +241,7 @@ def commit(session: Session, principal: Principal, import_id: uuid.UUID) -> Stud
                     "target_type": "student",
                     "target_id": str(sid),
                     "tenant_id": imp.tenant_id,
+                    "request_id": audit.current_request_id(),
                     "details": {"school_id": str(imp.school_id), "import_id": str(imp.id)},
                 }
                 for sid in created
@@ -273,16 +276,8 @@ def _student_values(imp: StudentImport, row: Mapping[str, Any], actor: uuid.UUID
 
 
 def _audit(session: Session, principal: Principal, action: str, imp: StudentImport, **details: Any) -> None:
-    session.add(
-        AuditEvent(
-            actor_id=uuid.UUID(principal.user_id),
-            action=action,
-            target_type="student_import",
-            target_id=str(imp.id),
-            tenant_id=imp.tenant_id,
-            details={"school_id": str(imp.school_id), **details},
-        )
-    )
+    details["school_id"] = imp.school_id
+    audit.record(session, principal, action, "student_import", imp.id, tenant_id=imp.tenant_id, **details)
 
 
 def imports_query(principal: Principal, filters: Mapping[str, Any]) -> Select[Any]:

@@ -23,6 +23,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import JSONB, UUID
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
+from services.common.audit import audit_table
 from services.common.db import NAMING, UTCDateTime, utcnow
 from services.common.messaging import messaging_tables
 
@@ -364,14 +365,17 @@ class TimelineEvent(Base):
 
 
 class AuditEvent(Base):
-    __tablename__ = "audit_events"
-    __table_args__ = (Index("ix_audit_events_target", "target_type", "target_id"),)
+    """Who changed what, when; written in the same transaction as the change (the kernel's shape)."""
 
-    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
-    actor_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
-    action: Mapped[str] = mapped_column(String(60))
-    target_type: Mapped[str] = mapped_column(String(40))
-    target_id: Mapped[str] = mapped_column(String(64))
-    tenant_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True), index=True)
-    details: Mapped[dict[str, Any]] = mapped_column(JSONB, default=dict)
+    __tablename__ = "audit_events"
+    __table__ = audit_table(Base.metadata)
+
+    id: Mapped[int]
+    at: Mapped[datetime]
+    actor_id: Mapped[uuid.UUID | None]
+    action: Mapped[str]
+    target_type: Mapped[str]
+    target_id: Mapped[str]
+    tenant_id: Mapped[uuid.UUID | None]
+    request_id: Mapped[str | None]
+    details: Mapped[dict[str, Any]]

@@ -15,6 +15,7 @@ from typing import Any
 from sqlalchemy import Select, select
 from sqlalchemy.orm import Session, selectinload
 
+from services.common import audit
 from services.common.auth import (
     DIRECTOR,
     MUNICIPALITY_COORDINATOR,
@@ -29,7 +30,7 @@ from services.common.messaging import Outbox
 
 from . import workflow
 from .access import ensure_readable, has_school_role, read_scope, require_school_role
-from .models import AuditEvent, Measure, Plan, PlanTransition, Risk, SchoolRM, Student, TenantRM, TimelineEvent, UserRM
+from .models import Measure, Plan, PlanTransition, Risk, SchoolRM, Student, TenantRM, TimelineEvent, UserRM
 from .readmodels import ProgrammeSettings, current_settings
 
 RISK_CATEGORIES = ("learning", "social_health", "economic", "family")
@@ -404,6 +405,7 @@ def apply(
             comment=comment,
         )
     )
+    _audit(session, principal, f"plan.{action}", plan, from_status=before, to_status=plan.status, level=level)
     lv, en = workflow.STATUS_LV[plan.status], plan.status.replace("_", " ")
     _timeline(
         session,
@@ -530,13 +532,4 @@ def _timeline(session: Session, plan: Plan, kind: str, lv: str, en: str, **detai
 
 
 def _audit(session: Session, principal: Principal, action: str, plan: Plan, **details: Any) -> None:
-    session.add(
-        AuditEvent(
-            actor_id=uuid.UUID(principal.user_id),
-            action=action,
-            target_type="plan",
-            target_id=str(plan.id),
-            tenant_id=plan.tenant_id,
-            details=details,
-        )
-    )
+    audit.record(session, principal, action, "plan", plan.id, tenant_id=plan.tenant_id, **details)

@@ -15,6 +15,7 @@ from sqlalchemy import Select, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from services.common import audit
 from services.common.auth import Principal
 from services.common.db import utcnow
 from services.common.errors import Conflict, NotFound
@@ -22,7 +23,7 @@ from services.common.pagination import paginate
 
 from . import codes
 from .access import WRITE_ROLES_STUDENTS, can_read, ensure_readable, has_school_role, read_scope, require_school_role
-from .models import AuditEvent, SchoolRM, Student, TimelineEvent
+from .models import SchoolRM, Student, TimelineEvent
 from .settings import PlansSettings
 from .student_rules import (
     CODE_FIELDS,
@@ -199,16 +200,7 @@ def writable_school(session: Session, principal: Principal, school_id: uuid.UUID
 
 
 def _audit(session: Session, principal: Principal, action: str, student: Student, **details: Any) -> None:
-    session.add(
-        AuditEvent(
-            actor_id=uuid.UUID(principal.user_id),
-            action=action,
-            target_type="student",
-            target_id=str(student.id),
-            tenant_id=student.tenant_id,
-            details=details,
-        )
-    )
+    audit.record(session, principal, action, "student", student.id, tenant_id=student.tenant_id, **details)
 
 
 def timeline_row(
@@ -349,7 +341,9 @@ def update_student(
     if data.get("active") is not None and data["active"] != student.active:
         student.active = data["active"]
         changed.add("active")
-    if changed:
+    if not changed:
+        audit.unchanged()
+    else:
         _flush(session)
         _audit(session, principal, "student.updated", student, fields=sorted(changed))
         session.add(TimelineEvent(**timeline_row(student.id, student.tenant_id, "student_updated", changed)))

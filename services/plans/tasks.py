@@ -10,6 +10,16 @@ from services.common.runtime import ServiceRuntime
 
 from . import readmodels
 
+MIRROR = "A read model of another service's record; the change is audited where it is made."
+# what each handler writes to the audit (or why nothing); a test holds every consumed task to this
+AUDIT: dict[str, tuple[str, ...] | str] = {
+    "plans.sync_tenant": MIRROR,
+    "plans.sync_user": MIRROR,
+    "plans.sync_programme_settings": MIRROR,
+    "plans.plan_paid": "Finance's paid-so-far for a plan, a read model; the claims it sums are audited in finance.",
+    "plans.record_student_event": "A timeline entry reported by another service: the timeline is itself the record.",
+}
+
 
 def register(runtime: ServiceRuntime) -> None:
     handlers = {

@@ -13,11 +13,12 @@ from typing import Any
 from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
+from services.common.audit import record as audit_record
 from services.common.auth import Principal
 from services.common.db import utcnow
 
 from .access import ensure_readable
-from .models import AuditEvent, Plan, Student, TimelineEvent
+from .models import Plan, Student, TimelineEvent
 
 
 def record(session: Session, plan: Plan, kind: str, key: str, lv: str, en: str, **details: Any) -> None:
@@ -47,16 +48,7 @@ def audit(
     tenant_id: uuid.UUID,
     **details: Any,
 ) -> None:
-    session.add(
-        AuditEvent(
-            actor_id=uuid.UUID(principal.user_id),
-            action=action,
-            target_type=target_type,
-            target_id=str(target_id),
-            tenant_id=tenant_id,
-            details={k: _plain(v) for k, v in details.items() if v is not None},
-        )
-    )
+    audit_record(session, principal, action, target_type, target_id, tenant_id=tenant_id, **details)
 
 
 def _plain(value: Any) -> Any:

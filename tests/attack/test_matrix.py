@@ -137,12 +137,18 @@ def dead_letters(svc: str) -> dict[str, Op]:
     }
 
 
+def audit_reads() -> dict[str, Op]:
+    # B's auditor reads B's audit records only; A's municipality coordinator is no auditor
+    return {"GET /audit": Op(LISTED, who="auditor", e="municipality")}
+
+
 EVERY_USER = "every signed-in user may"
 TENANT_READERS = "every user of the tenant reads it"
 
 EXPECTATIONS: dict[str, dict[str, Op]] = {
     "identity": {
         **dead_letters("identity"),
+        **audit_reads(),
         "GET /.well-known/jwks.json": Op(PUBLIC),
         "POST /auth/login": Op(PUBLIC),
         "POST /auth/refresh": Op(PUBLIC, why="the refresh token in the body is the credential"),
@@ -210,6 +216,7 @@ EXPECTATIONS: dict[str, dict[str, Op]] = {
     },
     "plans": {
         **dead_letters("plans"),
+        **audit_reads(),
         "GET /orders": Op(LISTED, who="director", why=TENANT_READERS, query={"school_id": "school"}),
         "POST /orders": Op(REFUSED, who="director", e="teacher", body=order),
         "GET /orders/{order_id}": Op(HIDDEN, who="director", why=TENANT_READERS, params={"order_id": "order"}),
@@ -339,6 +346,7 @@ EXPECTATIONS: dict[str, dict[str, Op]] = {
     },
     "documents": {
         **dead_letters("documents"),
+        **audit_reads(),
         "GET /documents": Op(LISTED, who="coordinator", why=TENANT_READERS, query={"tenant_id": "tenant"}),
         "POST /documents": Op(REFUSED, who="coordinator", e="teacher", body=expense, multipart=True),
         "DELETE /documents/{document_id}": Op(
@@ -374,6 +382,7 @@ EXPECTATIONS: dict[str, dict[str, Op]] = {
     },
     "finance": {
         **dead_letters("finance"),
+        **audit_reads(),
         "GET /attestations": Op(LISTED, who="accountant", e="teacher", query={"tenant_id": "tenant"}),
         "GET /claims": Op(LISTED, who="accountant", e="teacher", query={"tenant_id": "tenant"}),
         "GET /claims/{claim_id}": Op(HIDDEN, who="accountant", e="teacher", params={"claim_id": "claim"}),
@@ -416,6 +425,7 @@ EXPECTATIONS: dict[str, dict[str, Op]] = {
     },
     "notifications": {
         **dead_letters("notifications"),
+        **audit_reads(),
         "GET /admin/deliveries": Op(ADMIN, e="municipality"),
         "GET /inbox": Op(SELF, who="director", why=EVERY_USER),
         "POST /inbox/read-all": Op(SELF, who="director", why=EVERY_USER, own=True),

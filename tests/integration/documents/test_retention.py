@@ -67,5 +67,10 @@ def test_after_retention_a_deletion_removes_every_version_and_keeps_an_audit_rec
     assert documents.get(f"/documents/{doc['id']}", headers=headers).status_code == 404
     assert documents.get("/documents", headers=headers).json["total"] == 0
     audit = documents.get(f"/documents/{doc['id']}/audit", headers=headers).json
-    assert [(a["action"], a["actor_id"]) for a in audit] == [("document.deleted", school_world["municipality"]["id"])]
-    assert audit[0]["details"]["reason"] == "Glabāšanas termiņš beidzies"
+    assert [(a["action"], a["actor_id"]) for a in audit] == [
+        ("document.uploaded", accountant["id"]),
+        ("document.version_added", accountant["id"]),
+        ("document.deleted", school_world["municipality"]["id"]),
+    ]
+    assert audit[-1]["details"]["reason"] == "Glabāšanas termiņš beidzies"
+    assert all(a["document_id"] == a["target_id"] == doc["id"] and a["request_id"] for a in audit)

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
-from services.documents.models import MESSAGING, Document, StatusChange
+from services.documents.models import MESSAGING, AuditEvent, Document, StatusChange
 from tests.integration.documents.conftest import expense_form, upload
 from tests.support.workers import wait_for
 from tests.unit.documents import samples
@@ -109,6 +109,14 @@ def test_a_verdict_delivered_twice_changes_the_status_and_the_history_once(
     ]
     assert entries[1].reasons == REASONS and entries[1].message_id == needs_fix["message_id"]
     assert processed(docs_runtime, needs_fix["message_id"]) == 1
+    # one audit record of the system's decision, carrying the message it came from
+    with docs_runtime.db.session() as s:
+        audits = s.execute(
+            select(AuditEvent).where(AuditEvent.action == "document.review_status_set").order_by(AuditEvent.id)
+        ).scalars()
+        [(actor, target, request_id, details)] = [(a.actor_id, a.target_id, a.request_id, a.details) for a in audits]
+    assert (actor, target, request_id) == (None, doc["id"], needs_fix["message_id"])
+    assert details == {"version": 1, "status": "needs_fix", "applied": True, "rules": ["amount.within_cap"]}
     shown = documents.get(f"/documents/{doc['id']}/history", headers=coordinator["headers"]).json
     assert shown[-1]["reasons"][1]["explanation_lv"].startswith("Summa pārsniedz")
     assert documents.get(f"/documents/{doc['id']}", headers=coordinator["headers"]).json["status"] == "needs_fix"

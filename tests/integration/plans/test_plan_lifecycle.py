@@ -11,7 +11,7 @@ import pytest
 import redis
 from sqlalchemy import func, select
 
-from services.plans.models import MESSAGING, Plan, PlanTransition
+from services.plans.models import MESSAGING, AuditEvent, Plan, PlanTransition
 from tests.integration.conftest import ADMIN_EMAIL, ADMIN_PASSWORD, bearer, login
 from tests.integration.plans.conftest import ADULT_CODE, MINOR_CODE, OTHER_MINOR_CODE, make_student, send_as
 from tests.support.workers import wait_for
@@ -141,6 +141,21 @@ def test_a_municipal_plan_goes_director_then_municipality_then_ikvd(plans_client
     text = json.dumps([r.payload for r in outbox(plans_runtime)])
     assert MINOR_CODE.replace("-", "") not in text and MINOR_CODE not in text
     wait_for(lambda: all(r.sent_at for r in outbox(plans_runtime)), message="every message relayed")
+    # each step is audited: who, the plan, its tenant, from and to
+    with plans_runtime.db.session() as s:
+        steps = s.execute(
+            select(AuditEvent)
+            .where(AuditEvent.target_id == pid, AuditEvent.action.in_(["plan.submit", "plan.approve"]))
+            .order_by(AuditEvent.id)
+        ).scalars()
+        audited = [(a.action, str(a.actor_id), a.details["to_status"], a.details.get("level")) for a in steps]
+    admin_id = final.json["transitions"][-1]["actor_id"]
+    assert audited == [
+        ("plan.submit", school["preparer"]["id"], "in_approval", None),
+        ("plan.approve", school["director"]["id"], "in_approval", "director"),
+        ("plan.approve", school["coordinator"]["id"], "in_approval", "municipality"),
+        ("plan.approve", admin_id, "approved", "ikvd"),
+    ]
 
 
 def test_a_vocational_plan_goes_director_then_ikvd(plans_client, plans_world, plans_runtime, client):
