@@ -33,6 +33,8 @@ MODULES = (
     "bench.api_identity",
     "bench.outbox",
     "bench.pipeline",
+    "bench.national",
+    "bench.statements",
 )
 
 # Seconds each benchmark may take at most (normal, quick); the whole run stays under ~3 minutes.
@@ -40,6 +42,8 @@ BUDGETS = {
     "api_identity": (105.0, 55.0),
     "outbox": (60.0, 35.0),
     "pipeline": (150.0, 90.0),
+    "national": (330.0, 120.0),
+    "statements": (90.0, 60.0),
 }
 DEFAULT_BUDGET = (60.0, 30.0)
 KEEP_LOG_DIRS = 5
