@@ -7,10 +7,10 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: help setup run test test-fast test-slow lint format bench lock openapi compose clean
+.PHONY: help setup run test test-fast test-slow test-e2e lint format bench lock openapi compose clean
 
 help: ## list the targets
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
 
 $(STAMP): pyproject.toml requirements.lock
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info[:2] != (3, 11))' || \
@@ -33,6 +33,9 @@ test-fast: setup ## unit tests only (no servers)
 
 test-slow: setup ## only the integration and end-to-end tests
 	$(PY) -m pytest -m "integration or e2e"
+
+test-e2e: setup ## only the end-to-end tests: the whole platform, a semester and faults (about 3 minutes)
+	$(PY) -m pytest -m e2e tests/e2e
 
 lint: setup ## ruff (lint and format check), mypy, alembic-free static checks
 	$(PY) -m ruff check services devstack tests bench

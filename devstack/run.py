@@ -18,9 +18,11 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 import tomllib
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
@@ -90,8 +92,10 @@ class Child:
     restarts: int = 0
     next_start: float = 0.0
     started_at: float = field(default=0.0)
+    log_offset: int = 0  # where this start's output begins in the log (earlier starts' lines come before)
 
     def start(self) -> None:
+        self.log_offset = self.log.stat().st_size if self.log.exists() else 0
         self.proc = spawn(self.command, log=self.log, cwd=REPO, env=self.env)
         self.started_at = time.monotonic()
 
@@ -102,13 +106,26 @@ class Child:
 
 
 class Launcher:
-    def __init__(self, root: Path, env: dict[str, str]) -> None:
+    """Servers, jobs and processes of one run. `fast` is for tests only (the stack's postgres without fsync)."""
+
+    def __init__(self, root: Path, env: dict[str, str], *, fast: bool = False) -> None:
         self.root = root
         self.base_env = env
         self.spec = load_processes()
-        self.stack = Stack(root / "servers", env=env)
+        self.stack = Stack(root / "servers", env=env, fast=fast)
         self.children: list[Child] = []
         self.urls: dict[str, str] = {}
+        # supervise() may run in another thread (the end-to-end tests) while processes are stopped or restarted
+        self.lock = threading.RLock()
+        self.stopping = False
+
+    def start(self) -> dict[str, str]:
+        """Servers, databases, jobs, the first admin, every process; returns the env once all APIs are ready."""
+        env = self.prepare()
+        self.run_jobs(env, then={"identity": lambda: self.create_admin(env)})
+        self.start_processes(env)
+        self.wait_ready()
+        return env
 
     def prepare(self) -> dict[str, str]:
         env = dict(self.base_env)
@@ -141,21 +158,24 @@ class Launcher:
         path.write_text("\n".join(lines) + "\n")
         path.chmod(0o600)
 
-    def run_jobs(self, env: dict[str, str]) -> None:
-        """Each service's jobs in their order; the services side by side (they share nothing)."""
+    def run_jobs(self, env: dict[str, str], then: dict[str, Callable[[], None]] | None = None) -> None:
+        """Each service's jobs in their order; the services side by side (they share nothing).
+        `then[service]` runs after that service's jobs, in its turn (the first admin, once identity is migrated)."""
         from concurrent.futures import ThreadPoolExecutor
 
         by_service: dict[str, list[dict[str, Any]]] = {}
         for job in self.spec.get("jobs", []):
             by_service.setdefault(job.get("service", ""), []).append(job)
 
-        def run(jobs: list[dict[str, Any]]) -> None:
+        def run(service: str, jobs: list[dict[str, Any]]) -> None:
             for job in jobs:
                 print(f"· {job['name']}", flush=True)
                 subprocess.run(expand(job["command"]), cwd=REPO, env=env, check=True)
+            if then and service in then:
+                then[service]()
 
         with ThreadPoolExecutor(max_workers=len(by_service) or 1) as pool:
-            for done in [pool.submit(run, jobs) for jobs in by_service.values()]:
+            for done in [pool.submit(run, service, jobs) for service, jobs in by_service.items()]:
                 done.result()  # the first failure stops the start, as before
 
     def create_admin(self, env: dict[str, str]) -> None:
@@ -188,22 +208,51 @@ class Launcher:
 
     def supervise(self) -> None:
         """Restart a process that died, with a growing pause (workers must survive broker restarts)."""
-        now = time.monotonic()
-        for child in self.children:
-            if child.proc is not None and child.proc.poll() is not None:
-                if now - child.started_at > 60:
-                    child.restarts = 0
-                child.restarts += 1
-                child.next_start = now + min(30.0, 0.5 * 2**child.restarts)
-                print(f"! {child.name} exited ({child.proc.returncode}); restarting (log: {child.log})", flush=True)
-                child.proc = None
-            if child.proc is None and now >= child.next_start:
+        with self.lock:
+            if self.stopping:
+                return
+            now = time.monotonic()
+            for child in self.children:
+                if child.proc is not None and child.proc.poll() is not None:
+                    if now - child.started_at > 60:
+                        child.restarts = 0
+                    child.restarts += 1
+                    child.next_start = now + min(30.0, 0.5 * 2**child.restarts)
+                    print(f"! {child.name} exited ({child.proc.returncode}); restarting (log: {child.log})", flush=True)
+                    child.proc = None
+                if child.proc is None and now >= child.next_start:
+                    child.start()
+
+    def supervise_until(self, done: threading.Event, interval: float = 1.0) -> None:
+        """supervise() every `interval` seconds until `done` is set (the run's main loop, or a test's thread)."""
+        while not done.wait(interval):
+            self.supervise()
+
+    def child(self, name: str) -> Child:
+        return next(c for c in self.children if c.name == name)
+
+    def restart(self, names: list[str], env: dict[str, str] | None = None) -> None:
+        """Stop these processes (all first, then wait) and start them again, with `env` added to theirs."""
+        with self.lock:
+            chosen = [self.child(n) for n in names]
+            for child in chosen:
+                if child.proc is not None and child.proc.poll() is None:
+                    send_signal(child.proc.pid, signal.SIGTERM)
+            for child in chosen:
+                child.stop()
+                child.env.update(env or {})
+                child.restarts, child.next_start = 0, 0.0
                 child.start()
 
     def stop(self) -> None:
-        for child in reversed(self.children):
-            child.stop()
-        self.children.clear()
+        with self.lock:
+            self.stopping = True
+            for child in reversed(self.children):
+                if child.proc is not None and child.proc.poll() is None:
+                    send_signal(child.proc.pid, signal.SIGTERM)  # all at once, then wait for each
+            for child in reversed(self.children):
+                child.stop()
+            self.children.clear()
         self.stack.stop()
 
     def summary(self, env: dict[str, str]) -> str:
@@ -344,18 +393,13 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGHUP, _raise_interrupt)
     launcher = Launcher(args.root.resolve(), dict(os.environ))
     try:
-        env = launcher.prepare()
-        launcher.run_jobs(env)
-        launcher.create_admin(env)
-        launcher.start_processes(env)
-        launcher.wait_ready()
+        env = launcher.start()
         print(launcher.summary(env), flush=True)
         if args.smoke:
             smoke(launcher.urls, env)
             return 0
-        while True:
-            launcher.supervise()
-            time.sleep(1)
+        launcher.supervise_until(threading.Event())  # until Ctrl-C or SIGTERM
+        return 0
     except KeyboardInterrupt:
         return 0
     finally:
