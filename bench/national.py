@@ -109,7 +109,9 @@ def run(ctx: Context) -> list[Row]:
         f"{counts['plans']['measures']} measures, {docs} documents (database rows only: list reads never "
         f"touch S3, so no bytes were stored) with {counts['finance']['claims']} claims, "
         f"{counts['plans']['timeline_events']} timeline events, {sum(sum(c.values()) for c in counts.values())} "
-        f"rows in all, in {seeded:.0f}s" + (" (--quick: a tenth of the country)" if ctx.quick else "")
+        f"rows in all, in {seeded:.0f}s" + (" (--quick: a tenth of the country)" if ctx.quick else "") + "; not "
+        "seeded, as no read here touches them: plans' agreements, KA form lines, orders, evaluations and audit, "
+        "finance's check runs and rule results"
     )
 
     issuer = TokenIssuer().start()
