@@ -42,8 +42,9 @@ REVIEW_STATUSES = (RECEIVED, CHECKING, ACCEPTED, NEEDS_FIX, REJECTED)
 
 # record state: `uploading` until the first version's bytes are stored, `deleted` after retention
 UPLOADING, ACTIVE, DELETED = "uploading", "active", "deleted"
-# version state
-STORED, PURGED = "stored", "purged"
+# version state (`uploading` as above; `abandoned`: the upload failed and was answered so, but the bytes may
+# still land at S3 after our timeout; the sweep removes them and the row once the grace period has passed)
+STORED, PURGED, ABANDONED = "stored", "purged", "abandoned"
 
 
 class Document(Base):
@@ -102,7 +103,7 @@ class DocumentVersion(Base):
     __table_args__ = (
         UniqueConstraint("document_id", "number"),
         Index("ix_document_versions_tenant_sha256", "tenant_id", "sha256"),
-        Index("ix_document_versions_uploading", "created_at", postgresql_where="state = 'uploading'"),
+        Index("ix_document_versions_unfinished", "created_at", postgresql_where="state IN ('uploading', 'abandoned')"),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True, default=uuid.uuid4)

@@ -19,6 +19,7 @@ import structlog
 import urllib3
 from minio import Minio
 from minio.commonconfig import ENABLED, GOVERNANCE, Filter
+from minio.deleteobjects import DeleteObject
 from minio.error import InvalidResponseError, MinioException, S3Error, ServerError
 from minio.lifecycleconfig import AbortIncompleteMultipartUpload, LifecycleConfig, Rule
 from minio.retention import Retention
@@ -272,6 +273,22 @@ class Storage:
                 self.client.remove_object(self.bucket, key, version_id=obj.version_id)
                 removed += 1
         return removed
+
+    def remove_unrecorded(self, key: str) -> int:
+        """Delete every version of bytes no record points at (a failed upload's), past governance retention:
+        they never became evidence. Needs the s3:BypassGovernanceRetention permission where lock is on."""
+        with reachable("remove"):
+            versions = [
+                DeleteObject(key, obj.version_id)
+                for obj in self.client.list_objects(self.bucket, prefix=key, recursive=True, include_version=True)
+                if obj.object_name == key
+            ]
+            if not versions:
+                return 0
+            errors = list(self.client.remove_objects(self.bucket, versions, bypass_governance_mode=True))
+        if errors:
+            raise RuntimeError(f"S3 kept {len(errors)} version(s) of an unrecorded upload: {errors[0].code}")
+        return len(versions)
 
     def presigned_get(
         self, key: str, *, filename: str, media_type: str, expires: timedelta, version_id: str | None = None

@@ -1,7 +1,9 @@
 """The sweep: repair uploads a crash left half-done, so no record lacks its object and no object its record.
 
 An intent row still `uploading` after `sweep_after_minutes` is completed when its object is there and
-matches what was recorded (size and SHA-256), and removed when it is not. Multipart uploads the server
+matches what was recorded (size and SHA-256), and removed when it is not. An `abandoned` one (its client
+was answered that the upload failed, yet the bytes may have landed after our timeout) is removed with any
+bytes it has. Multipart uploads the server
 still holds after a day are aborted, in case the server ignores the bucket's lifecycle rule.
 """
 
@@ -18,7 +20,7 @@ from services.common import audit
 from services.common.db import utcnow
 from services.common.messaging import Outbox
 
-from .models import UPLOADING, Document, DocumentVersion
+from .models import ABANDONED, UPLOADING, Document, DocumentVersion
 from .settings import DocumentsSettings
 from .storage import Storage
 from .uploads import Pending, abandon, finish
@@ -48,7 +50,7 @@ def sweep_uploads(
         session.execute(
             select(DocumentVersion)
             .where(
-                DocumentVersion.state == UPLOADING,
+                DocumentVersion.state.in_((UPLOADING, ABANDONED)),
                 DocumentVersion.created_at < now - timedelta(minutes=settings.sweep_after_minutes),
             )
             .order_by(DocumentVersion.created_at)
@@ -70,12 +72,17 @@ def sweep_uploads(
             retain_until=doc.retain_until,
         )
         found = storage.stat(version.object_key)
-        if found is not None and found.size == version.size and found.metadata.get("sha256") == version.sha256:
+        answered_failed = version.state == ABANDONED
+        complete = found is not None and found.size == version.size and found.metadata.get("sha256") == version.sha256
+        if complete and not answered_failed:  # a crash after the bytes were stored: finish the upload
+            assert found is not None
             finish(session, outbox, pending, found.version_id, source="sweep")
             report.completed.append(version.object_key)
         else:
-            if found is not None:  # bytes that are not what was recorded: never keep them unrecorded
-                storage.remove_all_versions(version.object_key)
+            # no bytes, bytes that are not what was recorded, or an upload its client was told had failed:
+            # never keep bytes unrecorded
+            if found is not None:
+                storage.remove_unrecorded(version.object_key)
             abandon(session, pending)
             audit.record(
                 session,
@@ -87,6 +94,7 @@ def sweep_uploads(
                 version=version.number,
                 uploaded_by=version.uploaded_by,
                 bytes_found=found is not None,
+                answered_failed=answered_failed,
             )
             report.removed.append(version.object_key)
     report.aborted_multipart = storage.abort_stale_multipart(timedelta(hours=settings.abort_multipart_after_hours))

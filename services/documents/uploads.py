@@ -15,7 +15,7 @@ from decimal import Decimal
 from typing import IO, Any
 
 import structlog
-from sqlalchemy import delete, select
+from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
 from services.common import audit
@@ -25,7 +25,7 @@ from services.common.messaging import Outbox
 
 from . import access, filecheck
 from .kinds import CHECK_EXPENSE, KINDS, REGISTER_ATTESTATION
-from .models import ACTIVE, RECEIVED, STORED, UPLOADING, Document, DocumentVersion, StatusChange
+from .models import ABANDONED, ACTIVE, RECEIVED, STORED, UPLOADING, Document, DocumentVersion, StatusChange
 from .retention import today
 from .settings import DocumentsSettings
 from .storage import Storage
@@ -169,7 +169,7 @@ def store_upload(
             retain_until=pending.retain_until,
         )
     except BaseException:
-        _abandon_quietly(db, pending)
+        _set_aside(db, pending)
         raise
     with db.session() as session:
         return finish(session, outbox, pending, s3_version, source="upload")
@@ -377,15 +377,26 @@ def finance_payload(doc: Document, version: DocumentVersion) -> dict[str, Any]:
 def abandon(session: Session, pending: Pending) -> None:
     """Take back an intent whose bytes never arrived: the version row, and a document that has no other."""
     session.execute(
-        delete(DocumentVersion).where(DocumentVersion.id == pending.version_id, DocumentVersion.state == UPLOADING)
+        delete(DocumentVersion).where(
+            DocumentVersion.id == pending.version_id, DocumentVersion.state.in_((UPLOADING, ABANDONED))
+        )
     )
     if pending.new_document:
         session.execute(delete(Document).where(Document.id == pending.document_id, Document.state == UPLOADING))
 
 
-def _abandon_quietly(db: Database, pending: Pending) -> None:
+def _set_aside(db: Database, pending: Pending) -> None:
+    """The PUT failed and the client is told so; mark the intent for the sweep rather than delete it at once.
+
+    A PUT that timed out on our side may still be written by the server (seen with SeaweedFS coming back
+    up): deleting the record now would leave those bytes with nothing pointing at them. The sweep removes
+    the object, if any, then the record, after the grace period. Nobody sees the intent meanwhile."""
     try:
         with db.session() as session:
-            abandon(session, pending)
-    except Exception:  # the database is away too: the sweep removes the intent later
+            session.execute(
+                update(DocumentVersion)
+                .where(DocumentVersion.id == pending.version_id, DocumentVersion.state == UPLOADING)
+                .values(state=ABANDONED)
+            )
+    except Exception:  # the database is away too: the row stays `uploading`, and the sweep looks at it later
         log.warning("upload_abandon_deferred", document_id=str(pending.document_id), exc_info=True)

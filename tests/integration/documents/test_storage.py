@@ -17,7 +17,7 @@ from services.common.db import utcnow
 from services.documents import sweep, uploads
 from services.documents.filecheck import inspect_file
 from services.documents.kinds import SCANS
-from services.documents.models import Document, DocumentVersion
+from services.documents.models import ABANDONED, ACTIVE, UPLOADING, Document, DocumentVersion
 from services.documents.storage import PART_SIZE
 from tests.integration.documents.conftest import (
     bucket_keys,
@@ -61,7 +61,8 @@ def test_with_s3_stopped_an_upload_answers_503_with_retry_after_and_leaves_nothi
     assert int(resp.headers["Retry-After"]) > 0 and resp.json["detail_lv"]
     ready = documents.get("/readyz")
     assert ready.status_code == 503 and ready.json["checks"]["storage"].startswith("down")
-    assert count_documents(docs_runtime) == 0 and outbox_rows(docs_runtime) == []
+    assert visible_documents(docs_runtime) == 0 and outbox_rows(docs_runtime) == []
+    assert unfinished(docs_runtime) == ["abandoned"]  # set aside for the sweep, seen by nobody
     s3_restarted.start_server("s3")
     # a client retries after Retry-After; the server may take a moment before it takes writes again
     again = wait_for(
@@ -70,8 +71,11 @@ def test_with_s3_stopped_an_upload_answers_503_with_retry_after_and_leaves_nothi
         interval=1,
         message="uploads to work again after S3 restarted",
     )
-    assert again.json["document"]["status"] == "received" and count_documents(docs_runtime) == 1
+    assert again.json["document"]["status"] == "received" and visible_documents(docs_runtime) == 1
     assert len(queued(documents_settings.broker_url, "finance", "finance.check_expense_document")) == 1
+    report = sweep_later(docs_runtime, documents_settings)
+    assert len(report.removed) == 1 and report.completed == []
+    assert count_documents(docs_runtime) == 1 and unfinished(docs_runtime) == []
 
 
 def _accepted(resp: Any) -> Any:
@@ -80,7 +84,7 @@ def _accepted(resp: Any) -> Any:
 
 
 def test_s3_stopped_in_the_middle_of_a_multipart_upload_leaves_no_record_and_no_object(
-    documents, docs_runtime, school_world, s3_restarted, monkeypatch
+    documents, docs_runtime, documents_settings, school_world, s3_restarted, monkeypatch
 ):
     storage = docs_runtime.storage
     real_put = storage.client.put_object
@@ -107,9 +111,11 @@ def test_s3_stopped_in_the_middle_of_a_multipart_upload_leaves_no_record_and_no_
     resp = upload(documents, school_world["coordinator"], big, "foto.png", **expense_form())
     assert resp.status_code == 503 and resp.json["code"] == "storage_unavailable"
     assert "s3" not in s3_restarted.pids()
-    assert count_documents(docs_runtime) == 0 and outbox_rows(docs_runtime) == []
+    assert visible_documents(docs_runtime) == 0 and outbox_rows(docs_runtime) == []
     s3_restarted.start_server("s3")
     assert bucket_keys(docs_runtime, school_world["tenant"]["id"]) == []
+    sweep_later(docs_runtime, documents_settings)
+    assert count_documents(docs_runtime) == 0 and unfinished(docs_runtime) == []
     # the multipart upload the server still holds is aborted by the sweep (or the lifecycle rule)
     assert storage.abort_stale_multipart(timedelta(0)) >= 1
     assert [
@@ -117,6 +123,55 @@ def test_s3_stopped_in_the_middle_of_a_multipart_upload_leaves_no_record_and_no_
         for u in storage.client._list_multipart_uploads(storage.bucket).uploads
         if u.object_name.startswith(school_world["tenant"]["id"])
     ] == []
+
+
+def visible_documents(runtime: Any) -> int:
+    with runtime.db.session() as s:
+        return len(s.execute(select(Document.id).where(Document.state == ACTIVE)).all())
+
+
+def unfinished(runtime: Any) -> list[str]:
+    with runtime.db.session() as s:
+        states = s.execute(select(DocumentVersion.state).where(DocumentVersion.state.in_((UPLOADING, ABANDONED))))
+        return sorted(states.scalars())
+
+
+def sweep_later(runtime: Any, settings: Any) -> Any:
+    """The sweep as it runs once the grace period has passed."""
+    with runtime.db.session() as s:
+        later = utcnow() + timedelta(minutes=settings.sweep_after_minutes + 1)
+        return sweep.sweep_uploads(s, runtime.storage, runtime.outbox, settings, now=later)
+
+
+def test_bytes_that_land_after_the_client_was_told_the_upload_failed_are_removed_by_the_sweep(
+    documents, docs_runtime, documents_settings, school_world, s3_restarted, monkeypatch
+):
+    """A PUT that timed out on our side while the server went on to store it (seen with SeaweedFS coming back
+    up): the client is answered 503, and no bytes stay without a record once the sweep has run."""
+    import urllib3
+
+    storage = docs_runtime.storage
+    real_put = storage.client.put_object
+
+    def put_then_time_out(*args: Any, **kw: Any) -> Any:
+        real_put(*args, **kw)  # the server stores it...
+        raise urllib3.exceptions.ReadTimeoutError(None, args[1], "Read timed out.")  # ...after we gave up
+
+    monkeypatch.setattr(storage.client, "put_object", put_then_time_out)
+    resp = upload(documents, school_world["coordinator"], samples.pdf(marker="late"), **expense_form())
+    assert resp.status_code == 503 and resp.json["code"] == "storage_unavailable"
+    monkeypatch.setattr(storage.client, "put_object", real_put)
+    tenant = school_world["tenant"]["id"]
+    [key] = bucket_keys(docs_runtime, tenant)  # the bytes are there
+    assert visible_documents(docs_runtime) == 0 and outbox_rows(docs_runtime) == []
+    assert documents.get("/documents", headers=school_world["coordinator"]["headers"]).json["items"] == []
+
+    with docs_runtime.db.session() as s:  # not before the grace period: a slow PUT may still be landing
+        assert sweep.sweep_uploads(s, storage, docs_runtime.outbox, documents_settings).removed == []
+    report = sweep_later(docs_runtime, documents_settings)
+    assert report.removed == [key] and report.completed == []  # bytes the client was told failed: not kept
+    assert bucket_keys(docs_runtime, tenant) == []
+    assert count_documents(docs_runtime) == 0 and unfinished(docs_runtime) == []
 
 
 def _intent(
