@@ -54,9 +54,10 @@ def plans_query(principal: Principal, f: dict[str, Any]) -> Select[Any]:
         query = query.where(_awaiting_clause(principal))
     if f.get("q"):
         query = query.where(Plan.code.ilike(f"%{f['q'].replace('%', '')}%"))
-    return query.options(
-        selectinload(Plan.risks), selectinload(Plan.measures).selectinload(Measure.risks), selectinload(Plan.student)
-    ).order_by(Plan.updated_at.desc(), Plan.id)
+    # a list shows summaries (risk categories, a count of measures): the measures' own risks are not loaded
+    return query.options(selectinload(Plan.risks), selectinload(Plan.measures), selectinload(Plan.student)).order_by(
+        Plan.updated_at.desc(), Plan.id
+    )
 
 
 def _awaiting_clause(principal: Principal) -> Any:

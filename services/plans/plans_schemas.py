@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates_schema
 
 from services.common.contracts.plans import PROVIDER_TYPES
@@ -163,4 +165,23 @@ class PlanListArgs(PageArgs):
     q = fields.String(validate=validate.Length(min=1, max=40), metadata={"description": "Part of a plan code"})
 
 
-PlanPage = page_schema(PlanSchema, "PlanPage")
+class PlanSummarySchema(PlanSchema):
+    """A plan in a list: what a coordinator scans and filters by; open the plan for its risks and measures."""
+
+    class Meta:
+        exclude = ("risks", "measures")
+
+    risk_categories = fields.Method(
+        "_risk_categories",
+        metadata={"type": "array", "items": {"type": "string"}, "description": "the plan's risks, by category"},
+    )
+    measure_count = fields.Method("_measure_count", metadata={"type": "integer"})
+
+    def _risk_categories(self, plan: Any) -> list[str]:
+        return sorted({r.category for r in plan.risks})
+
+    def _measure_count(self, plan: Any) -> int:
+        return len(plan.measures)
+
+
+PlanPage = page_schema(PlanSummarySchema, "PlanPage")

@@ -113,6 +113,13 @@ def test_a_municipal_plan_goes_director_then_municipality_then_ikvd(plans_client
     assert act(c, pid, "approve", school["director"]).json["pending_level"] == "municipality"
     waiting = c.get("/plans?awaiting_me=true", headers=school["coordinator"]["headers"]).json
     assert [p["id"] for p in waiting["items"]] == [pid]
+    # a list shows a summary; the plan itself has the risks and measures
+    [summary] = waiting["items"]
+    detail = c.get(f"/plans/{pid}", headers=school["coordinator"]["headers"]).json
+    assert "risks" not in summary and "measures" not in summary
+    assert detail["risks"] and detail["measures"]
+    assert summary["risk_categories"] == sorted({r["category"] for r in detail["risks"]})
+    assert summary["measure_count"] == len(detail["measures"])
     assert act(c, pid, "approve", school["coordinator"]).json["pending_level"] == "ikvd"
     final = act(c, pid, "approve", {"headers": admin_headers(client)})
     assert final.status_code == 200 and final.json["status"] == "approved" and final.json["pending_level"] is None
