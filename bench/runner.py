@@ -1,7 +1,7 @@
 """Runs the benchmarks on one set of bundled servers and prints the table.
 
-    python -m bench                 every benchmark (about 2-3 minutes on 2 cores)
-    python -m bench --quick         fewer requests and messages (well under a minute of measuring)
+    python -m bench                 every benchmark (at most about 12 minutes on 2 cores)
+    python -m bench --quick         fewer requests, a smaller country (at most about 6 minutes)
     python -m bench --json PATH     also write the results as JSON
     python -m bench --only outbox   some benchmarks only (comma-separated names)
 
@@ -37,7 +37,7 @@ MODULES = (
     "bench.statements",
 )
 
-# Seconds each benchmark may take at most (normal, quick); the whole run stays under ~3 minutes.
+# Seconds each benchmark may take at most (normal, quick).
 BUDGETS = {
     "api_identity": (105.0, 55.0),
     "outbox": (60.0, 35.0),
