@@ -389,8 +389,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--root", type=Path, default=REPO / ".var" / "run")
     parser.add_argument("--smoke", action="store_true", help="start, check the first steps, stop")
     args = parser.parse_args(argv)
-    signal.signal(signal.SIGTERM, _raise_interrupt)
-    signal.signal(signal.SIGHUP, _raise_interrupt)
+    # Ctrl-C stops everything even when started from a shell that ignores SIGINT for background jobs
+    # (Python then installs no handler of its own), and so do SIGTERM and a closed terminal
+    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, _raise_interrupt)
     launcher = Launcher(args.root.resolve(), dict(os.environ))
     try:
         env = launcher.start()
