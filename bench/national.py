@@ -24,10 +24,10 @@ phase: a cost that holds on a machine busy with other work, where latencies do n
 
 from __future__ import annotations
 
-import multiprocessing
 import queue
 import secrets
 import sys
+import threading
 import time
 import traceback
 from collections.abc import Callable
@@ -154,49 +154,46 @@ def _fernet_key() -> str:
 def seed_all(
     urls: dict[str, str], redis_url: str, country: Country, hash_secret: str, code_key: str, deadline: float
 ) -> dict[str, dict[str, int]]:
-    """Migrate and seed the three databases at once, one process each.
+    """Migrate and seed the three databases at once, one thread each, sharing the country built once here.
 
-    The country (with every plan's documents and hours) is built once, here, and the seeding processes
-    are forked so they share it instead of each building it again; nothing else of ours runs in them.
-    """
-    for plan in country.plans:  # made once, before the fork, so the children share them
+    Threads, not forked processes: a fork inherits the connections of the benchmarks that ran before in this
+    process, and kombu's after-fork clean-up then blocks on a Redis reply meant for the parent (seen when
+    `national` ran after `pipeline`). The work is COPY into PostgreSQL, so threads overlap well enough."""
+    from services.common import migrate
+
+    for plan in country.plans:  # made once, before the threads start
         country.documents(plan)
         country.hours(plan)
-    ctx = multiprocessing.get_context("fork")
-    results = ctx.Queue()
-    children = {
-        svc: ctx.Process(
+    for svc in SERVICES:  # Alembic keeps its context in module globals: one migration at a time
+        migrate.upgrade(svc, urls[svc])
+    results: queue.Queue[tuple[str, dict[str, int], str]] = queue.Queue()
+    workers = [
+        threading.Thread(
             target=_seed_child,
             args=(results, svc, urls[svc], redis_url, country, hash_secret, code_key),
             name=f"bench-seed-{svc}",
             daemon=True,
         )
         for svc in SERVICES
-    }
+    ]
     out: dict[str, dict[str, int]] = {}
-    try:
-        for child in children.values():
-            child.start()
-        while len(out) < len(children):
-            try:
-                svc, counts, error = results.get(timeout=max(0.1, deadline - time.monotonic()))
-            except queue.Empty:
-                raise TimeoutError(f"seeding took too long; done: {sorted(out)}") from None
-            if error:
-                raise RuntimeError(f"seeding {svc} failed: {error}")
-            out[svc] = counts
-    finally:
-        for child in children.values():
-            if child.is_alive():
-                child.terminate()
-            child.join(10)
+    for worker in workers:
+        worker.start()
+    while len(out) < len(workers):
+        try:
+            svc, counts, error = results.get(timeout=max(0.1, deadline - time.monotonic()))
+        except queue.Empty:
+            raise TimeoutError(f"seeding took too long; done: {sorted(out)}") from None
+        if error:
+            raise RuntimeError(f"seeding {svc} failed: {error}")
+        out[svc] = counts
     return out
 
 
 def _seed_child(
     results: Any, service: str, url: str, redis_url: str, country: Country, hash_secret: str, code_key: str
 ) -> None:
-    """In a forked process: the service's migrations, then its rows; the outcome goes to `results`."""
+    """In a thread: the service's rows (its database already migrated); the outcome goes to `results`."""
     try:
         results.put((service, seed_one(service, url, redis_url, country, hash_secret, code_key), ""))
     except BaseException as exc:
@@ -206,11 +203,8 @@ def _seed_child(
 def seed_one(
     service: str, url: str, redis_url: str, country: Country, hash_secret: str, code_key: str
 ) -> dict[str, int]:
-    from services.common import migrate
-
     from . import national_seed
 
-    migrate.upgrade(service, url)
     if service == "plans":
         return national_seed.seed_plans(url, country, hash_secret, code_key, log)
     if service == "documents":
