@@ -25,7 +25,7 @@ import structlog
 from flask import current_app, g, has_request_context
 from sqlalchemy import Column, Index, Integer, MetaData, String, Table, insert
 from sqlalchemy.dialects.postgresql import JSONB, UUID
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Mapped, Session
 
 from .auth import Principal
 from .db import UTCDateTime, utcnow
@@ -54,6 +54,21 @@ def audit_table(metadata: MetaData) -> Table:
         Column("details", JSONB, nullable=False, default=dict),
         Index("ix_audit_events_target", "target_type", "target_id"),
     )
+
+
+class AuditColumns:
+    """The audit table's columns, typed, for a service's mapped class:
+    `class AuditEvent(AuditColumns, Base): __tablename__ = TABLE; __table__ = audit_table(Base.metadata)`."""
+
+    id: Mapped[int]
+    at: Mapped[datetime]
+    actor_id: Mapped[uuid.UUID | None]
+    action: Mapped[str]
+    target_type: Mapped[str]
+    target_id: Mapped[str]
+    tenant_id: Mapped[uuid.UUID | None]
+    request_id: Mapped[str | None]
+    details: Mapped[dict[str, Any]]
 
 
 class AuditMissing(RuntimeError):

@@ -23,7 +23,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import JSONB, UUID
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
-from services.common.audit import audit_table
+from services.common.audit import AuditColumns, audit_table
 from services.common.db import NAMING, UTCDateTime, utcnow
 from services.common.messaging import messaging_tables
 
@@ -165,22 +165,12 @@ class Download(Base):
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
-class AuditEvent(Base):
+class AuditEvent(AuditColumns, Base):
     """Who did what to a document (uploads, downloads, deletions...), kept after the bytes are gone;
     the kernel's shape, one table for every service."""
 
     __tablename__ = "audit_events"
     __table__ = audit_table(Base.metadata)
-
-    id: Mapped[int]
-    at: Mapped[datetime]
-    actor_id: Mapped[uuid.UUID | None]
-    action: Mapped[str]
-    target_type: Mapped[str]
-    target_id: Mapped[str]
-    tenant_id: Mapped[uuid.UUID | None]
-    request_id: Mapped[str | None]
-    details: Mapped[dict[str, Any]]
 
     @property
     def document_id(self) -> uuid.UUID | None:

@@ -10,7 +10,7 @@ from sqlalchemy import Boolean, ForeignKey, Integer, MetaData, String, Text, Uni
 from sqlalchemy.dialects.postgresql import JSONB, UUID
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
-from services.common.audit import audit_table
+from services.common.audit import AuditColumns, audit_table
 from services.common.db import NAMING, UTCDateTime, utcnow
 from services.common.messaging import messaging_tables
 
@@ -151,18 +151,8 @@ class SigningKey(Base):
     expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
-class AuditEvent(Base):
+class AuditEvent(AuditColumns, Base):
     """Who changed what, when; written in the same transaction as the change (the kernel's shape)."""
 
     __tablename__ = "audit_events"
     __table__ = audit_table(Base.metadata)
-
-    id: Mapped[int]
-    at: Mapped[datetime]
-    actor_id: Mapped[uuid.UUID | None]
-    action: Mapped[str]
-    target_type: Mapped[str]
-    target_id: Mapped[str]
-    tenant_id: Mapped[uuid.UUID | None]
-    request_id: Mapped[str | None]
-    details: Mapped[dict[str, Any]]

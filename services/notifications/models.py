@@ -21,7 +21,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import JSONB, UUID
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-from services.common.audit import audit_table
+from services.common.audit import AuditColumns, audit_table
 from services.common.db import NAMING, UTCDateTime, utcnow
 from services.common.messaging import messaging_tables
 
@@ -258,18 +258,8 @@ class Webhook(Base):
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
 
-class AuditEvent(Base):
+class AuditEvent(AuditColumns, Base):
     """Who changed what, when (webhooks, preferences, replays); the kernel's shape, in the change's transaction."""
 
     __tablename__ = "audit_events"
     __table__ = audit_table(Base.metadata)
-
-    id: Mapped[int]
-    at: Mapped[datetime]
-    actor_id: Mapped[uuid.UUID | None]
-    action: Mapped[str]
-    target_type: Mapped[str]
-    target_id: Mapped[str]
-    tenant_id: Mapped[uuid.UUID | None]
-    request_id: Mapped[str | None]
-    details: Mapped[dict[str, Any]]
