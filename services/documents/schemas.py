@@ -9,6 +9,7 @@ from typing import Any
 from flask_smorest.fields import Upload
 from marshmallow import RAISE, Schema, ValidationError, fields, validate
 
+from services.common.audit_api import AuditRecordSchema
 from services.common.contracts.documents import COMPENSATION_CATEGORIES, DOCUMENT_KINDS, EXPENSE_CATEGORIES
 from services.common.pagination import PageArgs, page_schema
 
@@ -218,16 +219,10 @@ class DeleteArgs(Strict):
     reason = fields.String(required=True, validate=validate.Length(min=3, max=500))
 
 
-class AuditSchema(Schema):
-    id = fields.Integer()
-    at = fields.DateTime()
-    actor_id = fields.UUID(allow_none=True, metadata={"description": "The user; empty for the system"})
-    action = fields.String()
-    document_id = fields.UUID()
-    target_type = fields.String()
-    target_id = fields.String()
-    request_id = fields.String(allow_none=True)
-    details = fields.Dict()
+class AuditSchema(AuditRecordSchema):
+    """The kernel's audit record, with the document it concerns."""
+
+    document_id = fields.UUID(allow_none=True)
 
 
 class PackageArgs(Strict):
