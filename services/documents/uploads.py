@@ -73,7 +73,7 @@ def check_metadata(kind: str, values: dict[str, Any]) -> dict[str, Any]:
         if values.get(name) in (None, "", []):
             errors[name] = "Required for this kind of document. / Šim dokumenta veidam obligāts."
     amount = values.get("amount")
-    if amount is not None and (amount <= 0 or amount > MAX_AMOUNT or amount.as_tuple().exponent < -2):
+    if amount is not None and not _euros(amount):
         errors["amount"] = "A positive amount in euros with at most two decimals. / Summa eiro, līdz 2 zīmēm."
     start, end = values.get("valid_from"), values.get("valid_to")
     if start and end and start > end:
@@ -92,12 +92,17 @@ def check_metadata(kind: str, values: dict[str, Any]) -> dict[str, Any]:
     return values
 
 
+def _euros(amount: Decimal) -> bool:
+    """A positive amount up to MAX_AMOUNT with at most two decimals."""
+    return 0 < amount <= MAX_AMOUNT and int(amount.as_tuple().exponent) >= -2
+
+
 def _lines_problem(message: str | None, lines: list[dict[str, Any]], amount: Decimal | None) -> str | None:
     """Lines belong to expense documents, each a sane amount, together the document's amount."""
     if message != CHECK_EXPENSE:
         return "Only expense documents have lines. / Rindas var būt tikai izdevumu dokumentiem."
     amounts = [Decimal(str(x["amount"])) for x in lines]
-    if any(a <= 0 or a > MAX_AMOUNT or a.as_tuple().exponent < -2 for a in amounts):  # type: ignore[operator]
+    if not all(_euros(a) for a in amounts):
         return "Each line: a positive amount in euros, at most two decimals. / Katrā rindā pozitīva summa eiro."
     if amount is not None and sum(amounts, Decimal("0")) != amount:
         return "The lines must add up to the amount. / Rindu summai jāsakrīt ar kopsummu."
