@@ -28,17 +28,14 @@ def doc_status(runtime: Any, document_id: str) -> str | None:
         return doc.status if doc else None
 
 
-def test_an_upload_is_checked_by_finance_and_the_verdict_reaches_documents(
-    fin_world, finance, fin_runtime, documents, documents_app, documents_worker
-):
-    docs = documents_app.extensions["runtime"]
-    tenant = fin_world.tenant()
-    coordinator = fin_world.user(tenant, "school_coordinator", school=True)
-    plan = fin_world.plan(tenant)
+def accepted_attestation(
+    documents: Any, docs: Any, coordinator: dict[str, Any], plan: dict[str, Any], categories: list[str], marker: str
+) -> str:
+    """A social service's attestation for the plan's student, uploaded and accepted by finance; its id."""
     attestation = upload(
         documents,
         coordinator,
-        samples.pdf(marker="izzina"),
+        samples.pdf(marker=marker),
         filename="izzina.pdf",
         kind="attestation",
         issuer="Ventspils novada Sociālais dienests",
@@ -46,11 +43,22 @@ def test_an_upload_is_checked_by_finance_and_the_verdict_reaches_documents(
         issued_on="2026-08-25",
         valid_from="2026-09-01",
         valid_to="2026-12-22",
-        categories=["meals"],
+        categories=categories,
     )
     assert attestation.status_code == 201, attestation.json
-    att_id = attestation.json["document"]["id"]
+    att_id: str = attestation.json["document"]["id"]
     wait_for(lambda: doc_status(docs, att_id) == "accepted", timeout=30, message="the attestation accepted")
+    return att_id
+
+
+def test_an_upload_is_checked_by_finance_and_the_verdict_reaches_documents(
+    fin_world, finance, fin_runtime, documents, documents_app, documents_worker
+):
+    docs = documents_app.extensions["runtime"]
+    tenant = fin_world.tenant()
+    coordinator = fin_world.user(tenant, "school_coordinator", school=True)
+    plan = fin_world.plan(tenant)
+    att_id = accepted_attestation(documents, docs, coordinator, plan, ["meals"], marker="izzina")
     from services.finance.models import Attestation
 
     with fin_runtime.db.session() as s:  # finance recorded who issued it, from the upload's metadata
@@ -172,21 +180,7 @@ def test_an_invoice_with_lines_becomes_one_checked_claim_per_line(
     tenant = fin_world.tenant()
     coordinator = fin_world.user(tenant, "school_coordinator", school=True)
     plan = fin_world.plan(tenant)
-    attestation = upload(
-        documents,
-        coordinator,
-        samples.pdf(marker="izzina-rindas"),
-        filename="izzina.pdf",
-        kind="attestation",
-        issuer="Ventspils novada Sociālais dienests",
-        student_id=plan["student_id"],
-        issued_on="2026-08-25",
-        valid_from="2026-09-01",
-        valid_to="2026-12-22",
-        categories=["meals", "public_transport"],
-    )
-    att_id = attestation.json["document"]["id"]
-    wait_for(lambda: doc_status(docs, att_id) == "accepted", timeout=30, message="the attestation accepted")
+    accepted_attestation(documents, docs, coordinator, plan, ["meals", "public_transport"], marker="izzina-rindas")
     lines = [
         {"category": "meals", "month": "2026-10", "amount": "10.00"},
         {"category": "public_transport", "month": "2026-11", "amount": "8.00"},
