@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import structlog
@@ -27,7 +28,7 @@ def make_celery(settings: Settings, contract: Contract) -> Celery:
         task_acks_late=True,
         task_reject_on_worker_lost=True,
         task_acks_on_failure_or_timeout=True,
-        task_queues=[Queue(q, routing_key=q) for q in contract.queues],
+        task_queues=[Queue(q, routing_key=q) for q in contract.all_queues],
         task_default_queue=settings.service,
         task_create_missing_queues=False,
         task_routes={name: {"queue": spec.queue} for name, spec in contract.tasks.items()},
@@ -35,15 +36,20 @@ def make_celery(settings: Settings, contract: Contract) -> Celery:
         task_time_limit=settings.task_time_limit,
         task_ignore_result=True,
         result_expires=3600,
+        # a worker takes a message only when a pool process is free: nothing waits in a worker that another,
+        # idle one could run, or that a lost worker takes with it
         worker_prefetch_multiplier=1,
+        worker_disable_prefetch=True,
         worker_hijack_root_logger=False,
         worker_send_task_events=True,
         task_send_sent_event=False,
         broker_connection_retry_on_startup=True,
         broker_connection_timeout=3,
         broker_transport_options={
-            # above the longest time limit, or a slow task is delivered again (DESIGN.md, traps)
+            # how long a lost worker's messages stay away; a live worker renews its leases (install_leases)
             "visibility_timeout": settings.broker_visibility_timeout,
+            # a sweeper killed mid-sweep blocks the others' sweeps for this long (kombu's default: 300 s)
+            "unacked_mutex_expire": 15,
             "socket_connect_timeout": 3,
             "socket_timeout": 10,
             "retry_on_timeout": True,
@@ -61,11 +67,14 @@ def make_celery(settings: Settings, contract: Contract) -> Celery:
     return app
 
 
-def install_unacked_restore(app: Celery, interval: float) -> None:
-    """Sweep every `interval` seconds for messages a lost worker took and never acknowledged, and put those
-    older than the visibility timeout back on their queues (DESIGN.md, traps: a whole worker killed)."""
+def install_leases(app: Celery, interval: float) -> None:
+    """Every `interval` seconds, renew the lease of each message this worker holds (running, or waiting for a
+    retry's countdown), then put back the messages whose lease has passed the visibility timeout: those a lost
+    worker took and never acknowledged (DESIGN.md, traps: a whole worker killed). So a lost worker's message
+    comes back within the visibility timeout plus one interval, and a live worker's never does, however long it
+    runs or waits."""
 
-    class RestoreUnacked(bootsteps.StartStopStep):
+    class Leases(bootsteps.StartStopStep):
         requires = {"celery.worker.consumer.tasks:Tasks"}
 
         def __init__(self, c: Any, **kwargs: Any) -> None:
@@ -73,7 +82,7 @@ def install_unacked_restore(app: Celery, interval: float) -> None:
 
         def start(self, c: Any) -> None:
             # on the worker's event loop, like kombu's own sweep: the channel is not shared across threads
-            self.tref = c.timer.call_repeatedly(interval, _restore_unacked, (c,), priority=10)
+            self.tref = c.timer.call_repeatedly(interval, _renew_then_restore, (c,), priority=10)
 
         def stop(self, c: Any) -> None:
             if self.tref is not None:
@@ -83,19 +92,36 @@ def install_unacked_restore(app: Celery, interval: float) -> None:
         def shutdown(self, c: Any) -> None:
             self.stop(c)
 
-    app.steps["consumer"].add(RestoreUnacked)
+    app.steps["consumer"].add(Leases)
 
 
-def _restore_unacked(consumer: Any) -> None:
-    channel = getattr(getattr(consumer, "task_consumer", None), "channel", None)
-    restore = getattr(getattr(channel, "qos", None), "restore_visible", None)
-    if restore is None:  # not the Redis transport: nothing to sweep
+def held_delivery_tags(qos: Any) -> set[str]:
+    """The delivery tags of the messages this worker holds unacknowledged: on its channel (a retry waiting for
+    its countdown included) and those its pool still runs from before a reconnection."""
+    from celery.worker.state import active_requests
+
+    tags = {tag for tag in qos._delivered if tag not in qos._dirty}
+    for request in tuple(active_requests):
+        if not request.acknowledged and request.message is not None:
+            tags.add(request.message.delivery_tag)
+    return tags
+
+
+def _renew_then_restore(consumer: Any) -> None:
+    channel: Any = getattr(getattr(consumer, "task_consumer", None), "channel", None)
+    qos = getattr(channel, "qos", None)
+    if qos is None or not hasattr(qos, "restore_visible"):  # not the Redis transport: no leases to keep
         return
     try:
+        tags = held_delivery_tags(qos)
+        if tags:
+            with channel.conn_or_acquire() as client:
+                # xx: only messages still unacknowledged; one acknowledged meanwhile stays gone
+                client.zadd(qos.unacked_index_key, dict.fromkeys(tags, time.time()), xx=True)
         # interval=1: sweep on this call (kombu's own calls sweep on every tenth); a Redis mutex keeps one
         # sweep at a time across workers
-        restore(num=getattr(channel, "unacked_restore_limit", None), interval=1)
-    except Exception:  # the broker is away: the next sweep tries again
+        qos.restore_visible(num=getattr(channel, "unacked_restore_limit", None), interval=1)
+    except Exception:  # the broker is away: the next round tries again
         structlog.get_logger(__name__).warning("unacked_restore_failed", exc_info=True)
 
 

@@ -282,8 +282,12 @@ class Consumers:
         contract: Contract,
         max_retries: int = 8,
         retry_backoff: float = 1.0,
+        time_limits: tuple[int, int] = (50, 60),
+        long_time_limits: tuple[int, int] = (1740, 1800),
     ) -> None:
         self.service = service
+        self.time_limits = time_limits
+        self.long_time_limits = long_time_limits
         self.celery = celery
         self.db = db
         self.tables = tables
@@ -294,9 +298,10 @@ class Consumers:
 
     def handler(self, name: str) -> Callable[[Handler], Any]:
         spec = self.contract.get(name)
-        if spec.queue != self.service:
-            raise ValueError(f"{name} is consumed by {spec.queue}, not {self.service}")
+        if spec.service != self.service:
+            raise ValueError(f"{name} is consumed by {spec.service}, not {self.service}")
         consumers = self
+        soft, hard = self.long_time_limits if spec.long else self.time_limits
 
         def decorator(fn: Handler) -> Any:
             @self.celery.task(
@@ -306,6 +311,8 @@ class Consumers:
                 max_retries=self.max_retries,
                 acks_late=True,
                 reject_on_worker_lost=True,
+                soft_time_limit=soft,
+                time_limit=hard,
                 shared=False,  # Celery's default would add it to every app in the process, other services' too
             )
             def task(self: Any, message: dict[str, Any]) -> str:
@@ -404,7 +411,7 @@ def replay_dead_letter(
             id=outbox_id,
             task_name=row.task_name,
             version=row.version,
-            queue=row.task_name.split(".")[0],
+            queue=outbox.contract.get(row.task_name).queue,
             payload=row.payload,
             correlation_id=row.correlation_id,
             created_at=now,

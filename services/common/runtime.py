@@ -9,7 +9,7 @@ from celery import Celery
 from sqlalchemy import MetaData
 
 from .audit import SESSION_KEY, TABLE
-from .celery_app import install_outbox_relay, install_unacked_restore, make_celery
+from .celery_app import install_leases, install_outbox_relay, make_celery
 from .contracts import CONTRACT, Contract
 from .db import Database
 from .logging import configure_logging
@@ -38,7 +38,7 @@ class ServiceRuntime:
         configure_logging(self.settings.service, self.settings.log_format, self.settings.log_level)
         app = make_celery(self.settings, self.contract)
         install_outbox_relay(app, lambda: self.outbox, self.settings.outbox_relay_interval)
-        install_unacked_restore(app, self.settings.broker_restore_interval)
+        install_leases(app, self.settings.broker_restore_interval)
         return app
 
     @cached_property
@@ -62,6 +62,8 @@ class ServiceRuntime:
             self.contract,
             max_retries=self.settings.task_max_retries,
             retry_backoff=self.settings.task_retry_backoff,
+            time_limits=(self.settings.task_soft_time_limit, self.settings.task_time_limit),
+            long_time_limits=(self.settings.long_task_soft_time_limit, self.settings.long_task_time_limit),
         )
 
     @cached_property

@@ -24,13 +24,19 @@ class Settings:
     jwks_url: str
     log_format: str = "json"
     log_level: str = "INFO"
-    # seconds; the Redis visibility timeout must exceed the longest task time limit (DESIGN.md, traps)
-    task_soft_time_limit: int = 120
-    task_time_limit: int = 150
-    broker_visibility_timeout: int = 600
-    # seconds between sweeps that put a lost worker's unacknowledged messages back once their visibility
-    # timeout has passed (kombu alone sweeps only at a worker's start and about every 100 s)
-    broker_restore_interval: float = 30.0
+    # seconds a task may run: the short kinds (checks, verdicts, read models, deliveries) and the long ones
+    # that have their own queue (statements, re-checks, reminders; TaskContract.long)
+    task_soft_time_limit: int = 50
+    task_time_limit: int = 60
+    long_task_soft_time_limit: int = 1740
+    long_task_time_limit: int = 1800
+    # seconds a message a worker took stays away before it is put back, should that worker be lost. A live
+    # worker renews the lease of every message it holds each restore interval, so this need not outlast any
+    # time limit: it is how long a lost worker's messages wait (DESIGN.md, traps)
+    broker_visibility_timeout: int = 30
+    # seconds between a worker's lease renewals and its sweeps that put a lost worker's messages back once
+    # their visibility timeout has passed (kombu alone sweeps only at a worker's start and about every 100 s)
+    broker_restore_interval: float = 5.0
     task_max_retries: int = 8
     task_retry_backoff: float = 1.0  # seconds before the first retry; doubles each time
     outbox_relay_interval: float = 1.0
@@ -40,6 +46,20 @@ class Settings:
     # tests only: the outbox sends every message twice, as an at-least-once broker may (see common_values)
     test_duplicate_sends: bool = False
     extra: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        for soft, hard in (
+            (self.task_soft_time_limit, self.task_time_limit),
+            (self.long_task_soft_time_limit, self.long_task_time_limit),
+        ):
+            if not 0 < soft < hard:
+                raise ValueError(f"a soft time limit ({soft} s) must be positive and below its hard one ({hard} s)")
+        # a lease must outlive two missed renewals, or a busy moment puts a live worker's message back
+        if self.broker_visibility_timeout < 3 * self.broker_restore_interval:
+            raise ValueError(
+                f"BROKER_VISIBILITY_TIMEOUT ({self.broker_visibility_timeout} s) must be at least three times "
+                f"BROKER_RESTORE_INTERVAL ({self.broker_restore_interval} s)"
+            )
 
     def replace(self, **changes: Any) -> Settings:
         """Return a copy with some values changed (tests and CLIs)."""
@@ -90,10 +110,12 @@ def common_values(service: str, env: Env | None = None, *, database: bool = True
         jwks_url=env.str("JWKS_URL", identity_url.rstrip("/") + "/.well-known/jwks.json"),
         log_format=env.str("LOG_FORMAT", "json"),
         log_level=env.str("LOG_LEVEL", "INFO"),
-        task_soft_time_limit=env.int("TASK_SOFT_TIME_LIMIT", 120),
-        task_time_limit=env.int("TASK_TIME_LIMIT", 150),
-        broker_visibility_timeout=env.int("BROKER_VISIBILITY_TIMEOUT", 600),
-        broker_restore_interval=env.float("BROKER_RESTORE_INTERVAL", 30.0),
+        task_soft_time_limit=env.int("TASK_SOFT_TIME_LIMIT", 50),
+        task_time_limit=env.int("TASK_TIME_LIMIT", 60),
+        long_task_soft_time_limit=env.int("LONG_TASK_SOFT_TIME_LIMIT", 1740),
+        long_task_time_limit=env.int("LONG_TASK_TIME_LIMIT", 1800),
+        broker_visibility_timeout=env.int("BROKER_VISIBILITY_TIMEOUT", 30),
+        broker_restore_interval=env.float("BROKER_RESTORE_INTERVAL", 5.0),
         task_max_retries=env.int("TASK_MAX_RETRIES", 8),
         task_retry_backoff=env.float("TASK_RETRY_BACKOFF", 1.0),
         outbox_relay_interval=env.float("OUTBOX_RELAY_INTERVAL", 1.0),

@@ -258,6 +258,42 @@ def test_a_whole_worker_killed_mid_task_gets_its_message_back_from_the_restore_s
         worker.start()
 
 
+def test_a_live_worker_keeps_what_it_holds_however_long_it_runs_or_waits(runtime, probe_env, worker):
+    """A 2 s visibility timeout, a task that runs 6 s and a retry that waits 2-6 s for its countdown: the worker
+    holding each renews its lease every 0.5 s, so the sweeps of two workers never put either back; the task runs
+    once and the retry is delivered once (then dead-lettered, its budget spent)."""
+    worker.stop()  # the module's worker sweeps with other timeouts
+    short = {
+        **probe_env,
+        "PROBE_VISIBILITY_TIMEOUT": "2",
+        "PROBE_RESTORE_INTERVAL": "0.5",
+        "PROBE_SLOW_SECONDS": "6",
+        "PROBE_RETRY_BACKOFF": "4",
+        "PROBE_MAX_RETRIES": "1",
+    }
+    pair = [Worker("tests.support.probe_worker", "probe", short, log_path(f"probe-worker-lease-{n}")) for n in "ab"]
+    try:
+        for w in pair:
+            w.start()
+        with runtime.db.session() as s:
+            [slow] = runtime.outbox.publish(s, "probe.slow_record", {"value": 21})
+            [flaky] = runtime.outbox.publish(s, "probe.noop", {})
+
+        def received(task_id: uuid.UUID) -> int:
+            return sum(w.log_text().count(f"[{task_id}] received") for w in pair)
+
+        wait_for(lambda: len(_dead(runtime)) == 1, timeout=30, message="the retried message dead-lettered")
+        wait_for(lambda: effects(runtime, 21), timeout=30, message="the slow task's effect")
+        time.sleep(3.0)  # past another visibility timeout: nothing comes back
+        assert received(slow) == 1
+        assert received(flaky) == 2  # the message and its one retry, each once
+        assert len(_dead(runtime)) == 1 and len(effects(runtime, 21)) == 1
+    finally:
+        for w in pair:
+            w.stop()
+        worker.start()
+
+
 def effects_uncommitted_started(worker: Worker) -> bool:
     return "probe.slow_record" in worker.log_text() and "received" in worker.log_text().lower()
 

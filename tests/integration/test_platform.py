@@ -37,17 +37,23 @@ def test_every_registered_task_is_in_the_contract_on_its_own_queue(identity_sett
     monkeypatch.setenv("PERSON_HASH_SECRET", "x")
     monkeypatch.setenv("PERSONAL_CODE_KEY", "x")
     for service, module in WORKERS.items():
-        celery = importlib.import_module(module).celery
+        worker = importlib.import_module(module)
+        celery, conf = worker.celery, worker.runtime.settings
+        short = (conf.task_soft_time_limit, conf.task_time_limit)
         ours = {name: task for name, task in celery.tasks.items() if not name.startswith("celery.")}
         assert ours, f"{service} registers no task"
         for name, task in ours.items():
             spec = CONTRACT.get(name)
-            assert spec.queue == service == task.queue
+            assert spec.service == service and spec.queue == task.queue
+            # each kind its own time limits: the long lane's (statements, re-checks, reminders) or the short one's
+            limits = (conf.long_task_soft_time_limit, conf.long_task_time_limit) if spec.long else short
+            assert (task.soft_time_limit, task.time_limit) == limits, name
             assert task.contract is spec and spec.schema is not None
             assert task.acks_late and task.reject_on_worker_lost
         assert celery.conf.task_create_missing_queues is False
         assert celery.conf.accept_content == ["json"]
-        assert celery.conf.broker_transport_options["visibility_timeout"] > celery.conf.task_time_limit
+        # a lost worker's messages come back within the visibility timeout and a sweep (live ones renew theirs)
+        assert celery.conf.broker_transport_options["visibility_timeout"] >= 3 * conf.broker_restore_interval
 
 
 def test_the_migrations_match_the_models(identity_settings):

@@ -62,8 +62,8 @@ def settings_from_env() -> Settings:
         jwks_url="x",
         log_format="console",
         outbox_relay_interval=0.2,
-        task_max_retries=3,
-        task_retry_backoff=0.1,
+        task_max_retries=int(os.environ.get("PROBE_MAX_RETRIES", "3")),
+        task_retry_backoff=float(os.environ.get("PROBE_RETRY_BACKOFF", "0.1")),
         broker_visibility_timeout=int(os.environ.get("PROBE_VISIBILITY_TIMEOUT", "600")),
         broker_restore_interval=float(os.environ.get("PROBE_RESTORE_INTERVAL", "30")),
     )

@@ -12,7 +12,8 @@ REPO = Path(__file__).resolve().parents[2]
 
 
 class Worker:
-    """`celery -A <app> worker -Q <queue>` in its own process group, logging to a file."""
+    """`celery -A <app> worker -Q <queue>` in its own process group, logging to a file (`queue` may list several,
+    comma-separated: a service's queue and its long lane)."""
 
     def __init__(
         self,
@@ -48,7 +49,7 @@ class Worker:
             "--without-gossip",
             "--without-mingle",
             "-n",
-            f"{self.queue}-test-{os.getpid()}-{time.monotonic_ns()}@%h",
+            f"{self.queue.split(',')[0]}-test-{os.getpid()}-{time.monotonic_ns()}@%h",
             *self.extra_args,
         ]
         self.proc = subprocess.Popen(

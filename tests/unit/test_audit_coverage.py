@@ -76,7 +76,7 @@ def test_exemptions_are_few_and_each_says_why():
 @pytest.mark.parametrize("service", ["identity", "plans", "documents", "finance", "notifications"])
 def test_every_message_handler_declares_its_audit_actions_or_why_it_has_none(service):
     tasks = importlib.import_module(f"services.{service}.tasks")
-    consumed = {name for name, spec in CONTRACT.tasks.items() if spec.queue == service}
+    consumed = {name for name, spec in CONTRACT.tasks.items() if spec.service == service}
     declarations = getattr(tasks, "AUDIT", {})
     assert set(declarations) == consumed, (
         f"{service}: handlers without a declaration {sorted(consumed - set(declarations))}, "

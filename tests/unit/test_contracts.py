@@ -15,7 +15,8 @@ pytestmark = pytest.mark.unit
 
 def test_every_task_names_a_declared_queue_and_has_a_schema_and_version():
     for name, spec in CONTRACT.tasks.items():
-        assert spec.queue in SERVICES and name.startswith(spec.queue + ".")
+        assert spec.service in SERVICES and name.startswith(spec.service + ".")
+        assert spec.queue == (f"{spec.service}.long" if spec.long else spec.service)
         assert spec.version >= 1 and spec.schema is not None and spec.description
 
 

@@ -17,6 +17,9 @@ class Payload(Schema):
         unknown = RAISE
 
 
+LONG_LANE = ".long"
+
+
 @dataclass(frozen=True)
 class TaskContract:
     name: str
@@ -24,6 +27,14 @@ class TaskContract:
     queue: str
     schema: type[Schema]
     description: str
+    # a task that may run for minutes: its own queue and worker (`<service>.long`) and the long time limits, so
+    # it never holds up the service's short tasks (checks, verdicts, deliveries)
+    long: bool = False
+
+    @property
+    def service(self) -> str:
+        """The service that consumes it (the name's prefix)."""
+        return self.name.split(".", 1)[0]
 
     def load(self, payload: dict[str, Any]) -> dict[str, Any]:
         """Validate a payload and return it typed (raises marshmallow.ValidationError)."""
@@ -44,15 +55,23 @@ class Contract:
     events: dict[str, tuple[str, ...]] = field(default_factory=dict)
     schedules: dict[str, tuple[str, float]] = field(default_factory=dict)
 
-    def task(self, name: str, *, version: int, schema: type[Schema], description: str) -> TaskContract:
-        queue = name.split(".", 1)[0]
-        if queue not in self.queues:
+    def task(
+        self, name: str, *, version: int, schema: type[Schema], description: str, long: bool = False
+    ) -> TaskContract:
+        service = name.split(".", 1)[0]
+        if service not in self.queues:
             raise ValueError(f"task {name} names no declared queue")
         if name in self.tasks:
             raise ValueError(f"task {name} declared twice")
-        spec = TaskContract(name, version, queue, schema, description)
+        spec = TaskContract(name, version, service + LONG_LANE if long else service, schema, description, long)
         self.tasks[name] = spec
         return spec
+
+    @property
+    def all_queues(self) -> tuple[str, ...]:
+        """Every queue a message can be sent to: one per service, and the long lanes some services have."""
+        lanes = sorted({spec.queue for spec in self.tasks.values()} - set(self.queues))
+        return (*self.queues, *lanes)
 
     def event(self, name: str, subscribers: tuple[str, ...]) -> None:
         for sub in subscribers:

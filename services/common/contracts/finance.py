@@ -211,12 +211,14 @@ class RecheckClaims(Payload):
 CONTRACT.task(
     "finance.recheck_claims",
     version=1,
+    long=True,
     schema=RecheckClaims,
     description="Re-check the claims whose months a new programme settings revision governs.",
 )
 CONTRACT.task(
     "finance.run_daily",
     version=1,
+    long=True,
     schema=Empty,
     description="Publish settings that came into force, release reservations of ended semesters, and build "
     "last month's statements on the statement day.",

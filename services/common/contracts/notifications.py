@@ -28,12 +28,14 @@ CONTRACT.task(
 CONTRACT.task(
     "notifications.send_reminders",
     version=1,
+    long=True,
     schema=Empty,
     description="Send the reminders and overdue notices due today (deadlines, evaluations, approvals).",
 )
 CONTRACT.task(
     "notifications.send_digests",
     version=1,
+    long=True,
     schema=Empty,
     description="Send each daily digest that is due: one e-mail per person with what they chose to batch.",
 )

@@ -17,6 +17,7 @@ import redis
 from sqlalchemy import func, select
 
 from services.common import migrate
+from services.common.contracts import CONTRACT
 from services.finance import settings_changes
 from services.finance.models import MESSAGING, Base, Claim, PlanRM, SchoolRM, TenantRM
 from services.finance.settings import FinanceSettings
@@ -82,13 +83,16 @@ def finance_env(s: FinanceSettings) -> dict[str, str]:
 # stopped after this package: later tests (documents', plans') read the finance queue with no consumer on it
 @pytest.fixture(scope="package")
 def finance_worker(finance_settings: FinanceSettings) -> Iterator[Worker]:
-    w = Worker("services.finance.worker", "finance", finance_env(finance_settings), log_path("finance-worker"))
+    # one worker for both lanes here: the short tasks and the long ones (statements, re-checks)
+    w = Worker(
+        "services.finance.worker", "finance,finance.long", finance_env(finance_settings), log_path("finance-worker")
+    )
     w.start()
     yield w
     w.stop()
     # what these tests published for services whose workers do not run here (settings revisions, verdicts)
     # must not reach those services' own tests later in the session
-    redis.Redis.from_url(finance_settings.broker_url).delete("plans", "notifications", "documents", "finance")
+    redis.Redis.from_url(finance_settings.broker_url).delete(*CONTRACT.all_queues)
 
 
 @pytest.fixture(scope="session")

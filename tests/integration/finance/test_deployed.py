@@ -35,9 +35,9 @@ def test_the_worker_registers_every_finance_task_of_the_contract_and_no_other(fi
     monkeypatch.setenv("FINANCE_DATABASE_URL", finance_settings.database_url)
     celery = importlib.import_module("services.finance.worker").celery
     ours = {name: task for name, task in celery.tasks.items() if not name.startswith("celery.")}
-    assert set(ours) == FINANCE_TASKS == {n for n, spec in CONTRACT.tasks.items() if spec.queue == "finance"}
+    assert set(ours) == FINANCE_TASKS == {n for n, spec in CONTRACT.tasks.items() if spec.service == "finance"}
     for task in ours.values():
-        assert task.queue == "finance" and task.acks_late and task.reject_on_worker_lost
+        assert task.queue == CONTRACT.get(task.name).queue and task.acks_late and task.reject_on_worker_lost
     assert CONTRACT.schedules["finance-run-daily"] == ("finance.run_daily", 3600.0)
 
 

@@ -77,7 +77,7 @@ def notifications_env(s: NotificationsSettings) -> dict[str, str]:
 
 def purge_queue(settings: NotificationsSettings) -> None:
     """Drop what other services' tests queued for notifications while no notifications worker ran."""
-    redis.Redis.from_url(settings.broker_url).delete("notifications")
+    redis.Redis.from_url(settings.broker_url).delete("notifications", "notifications.long")
 
 
 # package scope: the worker stops after these tests, so later tests that look into the notifications
@@ -87,7 +87,7 @@ def notifications_worker(notifications_settings: NotificationsSettings) -> Itera
     purge_queue(notifications_settings)
     w = Worker(
         "services.notifications.worker",
-        "notifications",
+        "notifications,notifications.long",  # both lanes: deliveries, and reminders and digests
         notifications_env(notifications_settings),
         log_path("notifications-worker"),
         concurrency=4,

@@ -26,10 +26,10 @@ def test_the_worker_handles_every_message_addressed_to_notifications(notificatio
     runtime = make_runtime(notifications_settings.replace(delivery_max_retries=3, task_max_retries=5))
     register(runtime)
     ours = {name: task for name, task in runtime.celery.tasks.items() if not name.startswith("celery.")}
-    addressed = {name for name, spec in CONTRACT.tasks.items() if spec.queue == "notifications"}
+    addressed = {name for name, spec in CONTRACT.tasks.items() if spec.service == "notifications"}
     assert set(ours) == addressed
     for name, task in ours.items():
-        assert task.queue == "notifications" and task.contract is CONTRACT.get(name)
+        assert task.queue == CONTRACT.get(name).queue and task.contract is CONTRACT.get(name)
         assert task.acks_late and task.reject_on_worker_lost
     # a delivery has its own retry budget; everything else keeps the common one
     assert ours["notifications.deliver_email"].max_retries == ours["notifications.deliver_webhook"].max_retries == 3
