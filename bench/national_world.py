@@ -272,7 +272,7 @@ class Country:
             for m in compensations:
                 if rng.random() > self.docs_per_plan:
                     continue
-                status = rng.choice(("received", "checking")) if month == this_month else _pick(rng, VERDICTS)
+                status = rng.choice(("received", "queued")) if month == this_month else _pick(rng, VERDICTS)
                 amount = _money(
                     max(Decimal("1.00"), (m.planned_amount or Decimal(0)) / 4 * Decimal(rng.randint(5, 12)) / 10)
                 )

@@ -370,10 +370,10 @@ def _upload_reaches_a_verdict(documents: str, token: str) -> None:
     doc_id = up["document"]["id"]
     deadline = time.monotonic() + 90
     status = up["document"]["status"]
-    while status in ("received", "checking") and time.monotonic() < deadline:
+    while status in ("received", "queued", "checking") and time.monotonic() < deadline:
         time.sleep(0.5)
         status = _ok(requests.get(f"{documents}/documents/{doc_id}", headers=auth, timeout=10))["status"]
-    if status in ("received", "checking"):
+    if status in ("received", "queued", "checking"):
         raise RuntimeError(f"the upload {doc_id} got no verdict in 90 s (status {status})")
     print(f"smoke: an upload reached finance's verdict ({status})", flush=True)
 

@@ -148,7 +148,7 @@ def _from_http_exception(exc: HTTPException) -> ApiError:
 RETRY_AFTER_SECONDS = 5
 
 
-def _dependency_down(exc: Exception) -> bool:
+def dependency_down(exc: BaseException) -> bool:
     """The service's database or Redis is away for a moment (a restart, a failover): nothing the client did."""
     from redis.exceptions import ConnectionError as RedisConnectionError
     from redis.exceptions import TimeoutError as RedisTimeoutError
@@ -172,7 +172,7 @@ def register_error_handlers(app: Flask) -> None:
 
     @app.errorhandler(Exception)
     def _unexpected(exc: Exception) -> Response:
-        if _dependency_down(exc):
+        if dependency_down(exc):
             log.warning("dependency_unavailable", error_type=type(exc).__name__)
             return problem_response(
                 ApiError(

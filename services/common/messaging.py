@@ -29,7 +29,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import JSONB, UUID
 from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.orm import Session
 
@@ -112,11 +112,14 @@ class Outbox:
         contract: Contract,
         *,
         test_duplicate_sends: bool = False,
+        on_sent: Callable[[Connection, list[Any]], None] | None = None,
     ) -> None:
         self.engine = engine
         self.celery = celery
         self.table = tables.outbox
         self.contract = contract
+        # what the service records once messages are with the broker (documents: a check is `queued`)
+        self.on_sent = on_sent
         # tests only (settings refuse it outside a test run): each message is sent twice, same id and body
         self.test_duplicate_sends = test_duplicate_sends
         if test_duplicate_sends:
@@ -174,7 +177,7 @@ class Outbox:
 
     def relay(self, ids: Iterable[uuid.UUID] | None = None, limit: int = 200) -> int:
         """Send pending messages; a failure leaves them pending with a backoff. Returns how many sent."""
-        sent: list[uuid.UUID] = []
+        sent: list[Any] = []
         with self.engine.begin() as conn:
             query = (
                 select(self.table)
@@ -208,13 +211,19 @@ class Outbox:
                     )
                     log.warning("outbox_send_failed", task=row.task_name, error_type=type(exc).__name__)
                     break  # the broker is likely down: stop this round, keep order
-                sent.append(row.id)
+                sent.append(row)
             if sent:  # one statement for the round (a check's verdict relays four or five messages at once)
                 conn.execute(
                     update(self.table)
-                    .where(self.table.c.id.in_(sent))
+                    .where(self.table.c.id.in_([row.id for row in sent]))
                     .values(sent_at=utcnow(), attempts=self.table.c.attempts + 1)
                 )
+                if self.on_sent is not None:
+                    try:
+                        with conn.begin_nested():
+                            self.on_sent(conn, sent)
+                    except Exception:  # what is sent stays sent; only the service's note of it is lost
+                        log.warning("outbox_on_sent_failed", exc_info=True)
         return len(sent)
 
     def pending_count(self) -> int:

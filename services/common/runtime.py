@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import cached_property
+from typing import Any
 
 import redis
 from celery import Celery
 from sqlalchemy import MetaData
+from sqlalchemy.engine import Connection
 
 from .audit import SESSION_KEY, TABLE
 from .celery_app import install_leases, install_outbox_relay, make_celery
@@ -19,6 +22,9 @@ from .settings import Settings
 
 class ServiceRuntime:
     """Built once per process; nothing here does I/O until first used."""
+
+    # what the service records once its outbox has handed messages to the broker (a subclass's hook)
+    outbox_on_sent: Callable[[Connection, list[Any]], None] | None = None
 
     def __init__(
         self, settings: Settings, metadata: MetaData, tables: MessagingTables, contract: Contract = CONTRACT
@@ -49,6 +55,7 @@ class ServiceRuntime:
             self.tables,
             self.contract,
             test_duplicate_sends=self.settings.test_duplicate_sends,
+            on_sent=self.outbox_on_sent,
         )
 
     @cached_property

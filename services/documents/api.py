@@ -39,6 +39,7 @@ from .schemas import (
     PackageSchema,
     StatusChangeSchema,
     UploadForm,
+    UploadHeaders,
     UploadResultSchema,
     VersionForm,
     VersionSchema,
@@ -87,10 +88,10 @@ def settings() -> DocumentsSettings:
     return current_app.extensions["settings"]
 
 
-def _store(form: dict[str, Any], **target: Any) -> dict[str, Any]:
+def _store(form: dict[str, Any], headers: dict[str, Any], **target: Any) -> Any:
     upload = form.pop("file")
     runtime = rt()
-    return uploads.store_upload(
+    result = uploads.store_upload(
         runtime.db,
         runtime.storage,
         runtime.outbox,
@@ -99,8 +100,27 @@ def _store(form: dict[str, Any], **target: Any) -> dict[str, Any]:
         stream=upload.stream,
         filename=upload.filename,
         metadata=form,
+        idempotency_key=headers.get("idempotency_key"),
         **target,
     )
+    if result.pop("replayed", False):
+        audit.unchanged()  # the first request's upload answered again (its record, if it finished it now)
+        return result, 201, {"Idempotent-Replayed": "true"}
+    return result
+
+
+REPLAYED = {
+    "Idempotent-Replayed": {
+        "description": "`true` when the answer is an earlier request's upload with the same Idempotency-Key",
+        "schema": {"type": "string", "enum": ["true"]},
+    }
+}
+UPLOAD_ANSWERS = {
+    409: "Idempotency-Key: the first upload with it is still in progress (Retry-After)",
+    422: "Refused file or metadata, or an Idempotency-Key used for another upload; nothing stored",
+    503: "Storage or database unreachable: the file may not have been stored, and sending it again is safe "
+    "(Retry-After)",
+}
 
 
 @documents_blp.route("")
@@ -122,14 +142,20 @@ class Documents(MethodView):
     @require_roles(*UPLOADERS)
     @audited("document.uploaded")
     @documents_blp.arguments(UploadForm, location="multipart")
-    @documents_blp.response(201, UploadResultSchema)
-    @documents_blp.alt_response(422, description="Refused file or metadata; nothing stored")
-    @documents_blp.alt_response(503, description="Storage unreachable; nothing stored (Retry-After)")
+    @documents_blp.arguments(UploadHeaders, location="headers")
+    @documents_blp.response(201, UploadResultSchema, headers=REPLAYED)
+    @documents_blp.alt_response(409, description=UPLOAD_ANSWERS[409])
+    @documents_blp.alt_response(422, description=UPLOAD_ANSWERS[422])
+    @documents_blp.alt_response(503, description=UPLOAD_ANSWERS[503])
     @documents_blp.doc(security=BEARER)
-    def post(self, form: dict[str, Any]) -> Any:
+    def post(self, form: dict[str, Any], headers: dict[str, Any]) -> Any:
         """Upload a document with its metadata; answers at once with status `received`."""
         return _store(
-            form, kind=form.pop("kind"), tenant_id=form.pop("tenant_id", None), school_id=form.pop("school_id", None)
+            form,
+            headers,
+            kind=form.pop("kind"),
+            tenant_id=form.pop("tenant_id", None),
+            school_id=form.pop("school_id", None),
         )
 
 
@@ -169,13 +195,15 @@ class Versions(MethodView):
     @require_roles(*UPLOADERS)
     @audited("document.version_added")
     @documents_blp.arguments(VersionForm, location="multipart")
-    @documents_blp.response(201, UploadResultSchema)
-    @documents_blp.alt_response(422, description="Refused file or metadata; nothing stored")
-    @documents_blp.alt_response(503, description="Storage unreachable; nothing stored (Retry-After)")
+    @documents_blp.arguments(UploadHeaders, location="headers")
+    @documents_blp.response(201, UploadResultSchema, headers=REPLAYED)
+    @documents_blp.alt_response(409, description=UPLOAD_ANSWERS[409])
+    @documents_blp.alt_response(422, description=UPLOAD_ANSWERS[422])
+    @documents_blp.alt_response(503, description=UPLOAD_ANSWERS[503])
     @documents_blp.doc(security=BEARER)
-    def post(self, form: dict[str, Any], document_id: uuid.UUID) -> Any:
+    def post(self, form: dict[str, Any], headers: dict[str, Any], document_id: uuid.UUID) -> Any:
         """Upload a new version (a fix, a better scan); metadata given here replaces the document's."""
-        return _store(form, document_id=document_id)
+        return _store(form, headers, document_id=document_id)
 
 
 @documents_blp.route("/<uuid:document_id>/history")

@@ -36,9 +36,12 @@ class Base(DeclarativeBase):
 
 MESSAGING = messaging_tables(Base.metadata)
 
-# review status (from finance's verdicts; `received` on every upload)
-RECEIVED, CHECKING, ACCEPTED, NEEDS_FIX, REJECTED = "received", "checking", "accepted", "needs_fix", "rejected"
-REVIEW_STATUSES = (RECEIVED, CHECKING, ACCEPTED, NEEDS_FIX, REJECTED)
+# review status, where a document is: `received` on every upload (stored; a kind without checks stays so),
+# `queued` once its check message is with the broker, waiting for finance, then finance's verdict (`checking`
+# is finance's to send)
+RECEIVED, QUEUED, CHECKING = "received", "queued", "checking"
+ACCEPTED, NEEDS_FIX, REJECTED = "accepted", "needs_fix", "rejected"
+REVIEW_STATUSES = (RECEIVED, QUEUED, CHECKING, ACCEPTED, NEEDS_FIX, REJECTED)
 
 # record state: `uploading` until the first version's bytes are stored, `deleted` after retention
 UPLOADING, ACTIVE, DELETED = "uploading", "active", "deleted"
@@ -131,6 +134,27 @@ class DocumentVersion(Base):
         return bool(self.duplicate_of)
 
 
+class UploadKey(Base):
+    """An upload's Idempotency-Key, per uploader: a retry with it answers the upload it names, never a second
+    one. Kept `DOCUMENTS_IDEMPOTENCY_HOURS`; goes with its document when a failed upload is removed."""
+
+    __tablename__ = "upload_keys"
+    __table_args__ = (UniqueConstraint("uploaded_by", "key"),)
+
+    id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True, default=uuid.uuid4)
+    uploaded_by: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True))
+    key: Mapped[str] = mapped_column(String(255))
+    tenant_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True))
+    # SHA-256 of what was asked (target, metadata, the file's SHA-256): the same key for another upload is refused
+    fingerprint: Mapped[str] = mapped_column(String(64))
+    document_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("documents.id", ondelete="CASCADE"), index=True)
+    # the attempt the key names; none once the sweep removed it (a retry then starts afresh)
+    version_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("document_versions.id", ondelete="SET NULL"), index=True
+    )
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+
+
 class StatusChange(Base):
     """One entry of a document's review history: an upload, or a verdict of finance with its reasons."""
 
@@ -144,7 +168,7 @@ class StatusChange(Base):
     to_status: Mapped[str] = mapped_column(String(20))
     # a verdict on a version older than the current one is kept, but does not set the status
     applied: Mapped[bool] = mapped_column(Boolean, default=True)
-    source: Mapped[str] = mapped_column(String(20))  # upload | finance | sweep
+    source: Mapped[str] = mapped_column(String(20))  # upload | retry (an Idempotency-Key's) | finance
     reasons: Mapped[list[dict[str, Any]]] = mapped_column(JSONB, default=list)
     message_id: Mapped[str | None] = mapped_column(String(64))
     actor_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))

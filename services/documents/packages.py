@@ -18,7 +18,7 @@ from services.common.errors import Forbidden, NotFound
 
 from . import access
 from .kinds import READERS
-from .models import ACCEPTED, CHECKING, NEEDS_FIX, RECEIVED, REJECTED, Document
+from .models import ACCEPTED, CHECKING, NEEDS_FIX, QUEUED, RECEIVED, REJECTED, REVIEW_STATUSES, Document
 
 MONTHLY_KINDS = (*EXPENSE_KINDS, "ka_form", "statement")
 
@@ -110,13 +110,13 @@ def monthly_package(
                 )
             )
     counts = Counter(d.status for d in docs)
-    pending = counts[RECEIVED] + counts[CHECKING]
+    pending = counts[RECEIVED] + counts[QUEUED] + counts[CHECKING]
     return {
         "tenant_id": tenant_id,
         "school_id": school_id,
         "month": first.strftime("%Y-%m"),
         "documents": docs,
-        "counts": {s: counts[s] for s in (RECEIVED, CHECKING, ACCEPTED, NEEDS_FIX, REJECTED)},
+        "counts": {s: counts[s] for s in REVIEW_STATUSES},
         "claimed_total": sum((d.amount or Decimal("0") for d in expenses), Decimal("0.00")),
         "accepted_total": sum((d.amount or Decimal("0") for d in expenses if d.status == ACCEPTED), Decimal("0.00")),
         "missing": missing,

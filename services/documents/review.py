@@ -2,21 +2,40 @@
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 import structlog
-from sqlalchemy import select
+from sqlalchemy import select, tuple_, update
+from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
 from services.common import audit
 
-from .models import ACTIVE, Document, StatusChange
+from .kinds import CHECK_EXPENSE, REGISTER_ATTESTATION
+from .models import ACTIVE, QUEUED, RECEIVED, Document, StatusChange
 
 log = structlog.get_logger(__name__)
 
 
 class UnknownDocument(Exception):
     """A verdict for a document this service does not hold (for that tenant): a person must look."""
+
+
+def checks_queued(conn: Connection, sent: list[Any]) -> None:
+    """The outbox handed these messages to the broker: a document whose check is among them waits for finance
+    (`queued`), unless a newer version or finance's verdict came first."""
+    waiting = [
+        (uuid.UUID(str(row.payload["document_id"])), int(row.payload["version"]))
+        for row in sent
+        if row.task_name in (CHECK_EXPENSE, REGISTER_ATTESTATION)
+    ]
+    if waiting:
+        conn.execute(
+            update(Document)
+            .where(tuple_(Document.id, Document.current_version).in_(waiting), Document.status == RECEIVED)
+            .values(status=QUEUED)
+        )
 
 
 def reasons_json(reasons: list[dict[str, Any]]) -> list[dict[str, Any]]:

@@ -6,6 +6,7 @@ from functools import cache, cached_property
 
 from services.common.runtime import ServiceRuntime
 
+from . import review
 from .models import MESSAGING, Base
 from .settings import DocumentsSettings, load_documents_settings
 from .storage import Storage
@@ -13,6 +14,7 @@ from .storage import Storage
 
 class DocumentsRuntime(ServiceRuntime):
     settings: DocumentsSettings
+    outbox_on_sent = staticmethod(review.checks_queued)
 
     @cached_property
     def storage(self) -> Storage:

@@ -7,7 +7,7 @@ from datetime import date
 from typing import Any
 
 from flask_smorest.fields import Upload
-from marshmallow import RAISE, Schema, ValidationError, fields, validate
+from marshmallow import EXCLUDE, RAISE, Schema, ValidationError, fields, validate
 
 from services.common.audit_api import AuditRecordSchema
 from services.common.contracts.documents import COMPENSATION_CATEGORIES, DOCUMENT_KINDS, EXPENSE_CATEGORIES
@@ -108,6 +108,29 @@ class VersionForm(MetadataFields):
     file = Upload(required=True, metadata={"description": "the new version's bytes"})
 
 
+class UploadHeaders(Schema):
+    """The upload's own headers (every other header is left alone)."""
+
+    class Meta:
+        unknown = EXCLUDE
+
+    idempotency_key = fields.String(
+        data_key="Idempotency-Key",
+        load_default=None,
+        validate=validate.Regexp(
+            r"^[\x21-\x7e]{1,255}$", error="1 to 255 visible ASCII characters. / No 1 līdz 255 redzamām ASCII zīmēm."
+        ),
+        metadata={
+            "description": "A key of your choosing (a UUID) per file you upload, sent again with every retry of "
+            "that upload: a retry answers the first upload's document (201, `Idempotent-Replayed: true`), never a "
+            "second one. While the first is still uploading a retry gets 409 `upload_in_progress` (Retry-After); "
+            "the same key with another file, metadata or target gets 422 `idempotency_key_reused`. Kept for "
+            "DOCUMENTS_IDEMPOTENCY_HOURS (24) per uploader.",
+            "example": "3f2b8c1e-2d4a-4c59-9a43-7d2f1c0b9e61",
+        },
+    )
+
+
 class VersionSchema(Schema):
     number = fields.Integer()
     filename = fields.String()
@@ -150,7 +173,14 @@ class DocumentSchema(Schema):
     tenant_id = fields.UUID()
     school_id = fields.UUID(allow_none=True)
     kind = fields.String()
-    status = fields.String(metadata={"description": ", ".join(REVIEW_STATUSES)})
+    status = fields.String(
+        metadata={
+            "description": "where the document is: `received` (stored; a kind without checks stays so), `queued` "
+            "(its check is waiting for finance), `checking` (finance is at it), then finance's verdict: "
+            "`accepted`, `needs_fix` or `rejected`",
+            "enum": list(REVIEW_STATUSES),
+        }
+    )
     student_id = fields.UUID(allow_none=True)
     plan_id = fields.UUID(allow_none=True)
     category = fields.String(allow_none=True)

@@ -30,6 +30,8 @@ class DocumentsSettings(Settings):
     sweep_after_minutes: float = 15.0
     # multipart uploads the server still holds after this long are aborted (backs the lifecycle rule)
     abort_multipart_after_hours: float = 24.0
+    # how long an upload's Idempotency-Key answers its retries with the same upload
+    idempotency_hours: float = 24.0
 
     def retention_for(self, kind: str) -> int:
         return int(self.retention_days.get(kind, self.retention_default_days))
@@ -65,4 +67,5 @@ def load_documents_settings() -> DocumentsSettings:
         retention_days=retention,
         sweep_after_minutes=env.float("DOCUMENTS_SWEEP_AFTER_MINUTES", 15.0),
         abort_multipart_after_hours=env.float("DOCUMENTS_ABORT_MULTIPART_AFTER_HOURS", 24.0),
+        idempotency_hours=env.float("DOCUMENTS_IDEMPOTENCY_HOURS", 24.0),
     )

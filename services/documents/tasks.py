@@ -18,7 +18,7 @@ log = structlog.get_logger(__name__)
 AUDIT: dict[str, tuple[str, ...] | str] = {
     "documents.set_review_status": ("document.review_status_set",),
     "documents.register_statement": ("document.statement_registered",),
-    "documents.sweep_uploads": ("document.uploaded", "document.version_added", "document.upload_removed"),
+    "documents.sweep_uploads": ("document.upload_removed",),
 }
 
 
@@ -34,6 +34,6 @@ def register(runtime: DocumentsRuntime) -> None:
     @runtime.consumers.handler("documents.sweep_uploads")
     def sweep_uploads(session: Session, payload: dict[str, Any], meta: dict[str, Any]) -> None:
         try:
-            sweep.sweep_uploads(session, runtime.storage, runtime.outbox, runtime.settings)
+            sweep.sweep_uploads(session, runtime.storage, runtime.settings)
         except StorageUnavailable:  # the next scheduled sweep tries again; no dead letter for an outage
             log.warning("sweep_skipped_storage_unavailable")

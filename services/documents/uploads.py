@@ -2,30 +2,48 @@
 bytes, then record them and send finance its message in the same commit.
 
 The order keeps storage and database together: the intent row (state `uploading`) is committed before
-the bytes go out, removed again when storage fails, and a crash in between leaves only an intent row
-that the sweep completes (its object is there and checks out) or removes (it is not).
+the bytes go out, set aside (`abandoned`) when storage fails, and a crash in between leaves only an intent
+row. An upload becomes a document only through its own request or a retry of it with the same
+Idempotency-Key (which finishes the intent when its bytes landed whole); the sweep removes every intent
+left over (sweep.py), so a client that saw its upload fail and sent it again never gets a second document.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import IO, Any
 
 import structlog
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, select, text, update
 from sqlalchemy.orm import Session
 
 from services.common import audit
 from services.common.auth import Principal
 from services.common.db import Database, utcnow
+from services.common.errors import dependency_down
 from services.common.messaging import Outbox
 
 from . import access, filecheck
+from .errors import IdempotencyKeyReused, StorageUnavailable, UploadInProgress, UploadNotStored
 from .kinds import CHECK_EXPENSE, KINDS, REGISTER_ATTESTATION
-from .models import ABANDONED, ACTIVE, RECEIVED, STORED, UPLOADING, Document, DocumentVersion, StatusChange
+from .models import (
+    ABANDONED,
+    ACTIVE,
+    RECEIVED,
+    STORED,
+    UPLOADING,
+    Document,
+    DocumentVersion,
+    StatusChange,
+    UploadKey,
+)
 from .retention import today
 from .settings import DocumentsSettings
 from .storage import Storage
@@ -58,6 +76,14 @@ class Pending:
     key: str
     new_document: bool
     retain_until: date
+
+
+@dataclass(frozen=True)
+class Idempotency:
+    """An upload's Idempotency-Key and the fingerprint of what it asked for."""
+
+    key: str
+    fingerprint: str
 
 
 def object_key(tenant_id: uuid.UUID, created_at: datetime, document_id: uuid.UUID, number: int) -> str:
@@ -133,8 +159,12 @@ def store_upload(
     school_id: uuid.UUID | None = None,
     document_id: uuid.UUID | None = None,
     metadata: dict[str, Any] | None = None,
+    idempotency_key: str | None = None,
 ) -> dict[str, Any]:
-    """Refuse, record the intent, stream the bytes, record them: a new document, or a new version of one."""
+    """Refuse, record the intent, stream the bytes, record them: a new document, or a new version of one.
+
+    With an Idempotency-Key, a retry of the same upload answers the first one's document (`replayed`), a
+    request while it still runs is told to wait, and the key used for another upload is refused."""
     changes = {k: v for k, v in (metadata or {}).items() if k in METADATA and v is not None}
     if document_id is not None:
         with db.session() as session:
@@ -151,33 +181,155 @@ def store_upload(
         stream, filename=filename or "", allowed=KINDS[kind].media_types, max_bytes=settings.max_upload_bytes
     )
     name = filecheck.safe_filename(filename, inspected.media_type)
-    with db.session() as session:
-        pending = begin(
-            session,
-            settings,
-            principal=principal,
+
+    def upload(idempotency: Idempotency | None) -> dict[str, Any]:
+        assert kind is not None and tenant_id is not None
+        with db.session() as session:
+            pending = begin(
+                session,
+                settings,
+                principal=principal,
+                kind=kind,
+                tenant_id=tenant_id,
+                school_id=school_id,
+                document_id=document_id,
+                metadata=changes,
+                filename=name,
+                inspected=inspected,
+                idempotency=idempotency,
+            )
+        try:
+            s3_version = storage.put(
+                pending.key,
+                stream,
+                inspected.size,
+                inspected.media_type,
+                {"sha256": inspected.sha256, "document-id": str(pending.document_id), "version": str(pending.number)},
+                retain_until=pending.retain_until,
+            )
+        except StorageUnavailable as exc:
+            _set_aside(db, pending)
+            raise UploadNotStored("storage_unavailable") from exc
+        except BaseException:
+            _set_aside(db, pending)
+            raise
+        try:
+            with db.session() as session:
+                return finish(session, outbox, pending, s3_version, source="upload")
+        except Exception as exc:
+            if dependency_down(exc):  # the bytes are stored, their record may not be: the sweep removes them
+                raise UploadNotStored("unavailable") from exc
+            raise
+
+    if idempotency_key is None:
+        return upload(None)
+    idempotency = Idempotency(
+        idempotency_key,
+        fingerprint(
             kind=kind,
             tenant_id=tenant_id,
             school_id=school_id,
             document_id=document_id,
             metadata=changes,
-            filename=name,
-            inspected=inspected,
+            file=inspected,
+        ),
+    )
+    uploader = uuid.UUID(principal.user_id)
+    with holding(db, uploader, idempotency_key):
+        with db.session() as session:
+            earlier = resume(session, storage, outbox, settings, uploader, idempotency)
+        return earlier if earlier is not None else upload(idempotency)
+
+
+def fingerprint(
+    *,
+    kind: str,
+    tenant_id: uuid.UUID,
+    school_id: uuid.UUID | None,
+    document_id: uuid.UUID | None,
+    metadata: dict[str, Any],
+    file: filecheck.Inspected,
+) -> str:
+    """What an upload asks for, as one hash: where it goes, its metadata and its bytes (not its file name)."""
+    asked = {
+        "kind": kind,
+        "tenant_id": str(tenant_id),
+        "school_id": str(school_id) if school_id else None,
+        "document_id": str(document_id) if document_id else None,
+        "metadata": encode_changes(metadata),
+        "sha256": file.sha256,
+        "size": file.size,
+    }
+    return hashlib.sha256(json.dumps(asked, sort_keys=True, default=str).encode()).hexdigest()
+
+
+@contextmanager
+def holding(db: Database, uploader: uuid.UUID, key: str) -> Iterator[None]:
+    """Hold an Idempotency-Key while this request uploads: another request with it meanwhile is told to wait.
+    A PostgreSQL session lock on a connection of its own, so a process that dies lets go with its connection
+    (and a retry may then take over what it left)."""
+    lock = text("SELECT pg_try_advisory_lock(hashtextextended(:k, 0))")
+    name = {"k": f"upload-key:{uploader}:{key}"}
+    with db.engine.connect() as conn:
+        held = bool(conn.execute(lock, name).scalar())
+        conn.commit()  # a session lock outlives the transaction; nothing stays open meanwhile
+        if not held:
+            raise UploadInProgress()
+        try:
+            yield
+        finally:
+            try:
+                conn.execute(text("SELECT pg_advisory_unlock(hashtextextended(:k, 0))"), name)
+                conn.commit()
+            except Exception:  # the database is away: closing the connection lets go of the lock
+                conn.invalidate()
+
+
+def resume(
+    session: Session,
+    storage: Storage,
+    outbox: Outbox,
+    settings: DocumentsSettings,
+    uploader: uuid.UUID,
+    idempotency: Idempotency,
+) -> dict[str, Any] | None:
+    """The answer an Idempotency-Key already has, or None to upload afresh.
+
+    Stored: that upload's answer again. Cut short (its process died, or its client was told it failed) with
+    its bytes whole in storage: finished now, as the retry's answer. Cut short otherwise: set aside for the
+    sweep, and the key goes to this retry's own attempt."""
+    # the key row is not locked: the session lock (holding) keeps requests with it apart, and the sweep, which
+    # locks an intent before its key (a cascade), must not wait on us while we wait on it
+    bound = session.execute(
+        select(UploadKey).where(UploadKey.uploaded_by == uploader, UploadKey.key == idempotency.key)
+    ).scalar_one_or_none()
+    if bound is None:
+        return None
+    free = delete(UploadKey).where(UploadKey.id == bound.id)
+    if bound.created_at < utcnow() - timedelta(hours=settings.idempotency_hours):
+        session.execute(free)  # expired: the key is free again
+        return None
+    if bound.fingerprint != idempotency.fingerprint:
+        raise IdempotencyKeyReused()
+    version = session.execute(
+        select(DocumentVersion).where(DocumentVersion.id == bound.version_id).with_for_update()
+    ).scalar_one_or_none()
+    doc = session.get(Document, bound.document_id) if version is not None else None
+    if version is None or doc is None:  # the sweep removed the attempt: start afresh
+        session.execute(free)
+        return None
+    if version.state not in (UPLOADING, ABANDONED):
+        return {**answer(doc, version), "replayed": True}
+    found = storage.stat(version.object_key)
+    if found is not None and found.size == version.size and found.metadata.get("sha256") == version.sha256:
+        version.state = UPLOADING
+        pending = Pending(
+            doc.id, version.id, version.number, version.object_key, doc.current_version == 0, doc.retain_until
         )
-    try:
-        s3_version = storage.put(
-            pending.key,
-            stream,
-            inspected.size,
-            inspected.media_type,
-            {"sha256": inspected.sha256, "document-id": str(pending.document_id), "version": str(pending.number)},
-            retain_until=pending.retain_until,
-        )
-    except BaseException:
-        _set_aside(db, pending)
-        raise
-    with db.session() as session:
-        return finish(session, outbox, pending, s3_version, source="upload")
+        return {**finish(session, outbox, pending, found.version_id, source="retry"), "replayed": True}
+    version.state = ABANDONED  # whatever lands later is removed by the sweep
+    session.execute(free)
+    return None
 
 
 def begin(
@@ -192,8 +344,10 @@ def begin(
     metadata: dict[str, Any],
     filename: str,
     inspected: filecheck.Inspected,
+    idempotency: Idempotency | None = None,
 ) -> Pending:
-    """Record the intent: the document (new, hidden until stored) or a locked one, and a version row."""
+    """Record the intent: the document (new, hidden until stored) or a locked one, a version row, and the
+    upload's Idempotency-Key naming them."""
     now = utcnow()
     uploader = uuid.UUID(principal.user_id)
     if document_id is None:
@@ -237,6 +391,19 @@ def begin(
     )
     session.add(version)
     session.flush()
+    if idempotency is not None:
+        session.add(
+            UploadKey(
+                uploaded_by=uploader,
+                key=idempotency.key,
+                tenant_id=doc.tenant_id,
+                fingerprint=idempotency.fingerprint,
+                document_id=doc.id,
+                version_id=version.id,
+                created_at=now,
+            )
+        )
+        session.flush()
     return Pending(doc.id, version.id, number, version.object_key, document_id is None, doc.retain_until)
 
 
@@ -311,6 +478,11 @@ def finish(
         duplicate=bool(version.duplicate_of),
         source=source,
     )
+    return answer(doc, version)
+
+
+def answer(doc: Document, version: DocumentVersion) -> dict[str, Any]:
+    """What an upload answers: the document, the version stored, and whether the same bytes were there."""
     return {
         "document": doc,
         "version": version,

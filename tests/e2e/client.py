@@ -149,7 +149,7 @@ class Api:
 
         def decided() -> str | None:
             status = self.document(by, document_id)["status"]
-            return None if status in ("received", "checking") else str(status)
+            return None if status in ("received", "queued", "checking") else str(status)
 
         return wait_for(decided, timeout=timeout, interval=0.2, message=f"a verdict on document {document_id}")  # type: ignore[no-any-return]
 

@@ -98,6 +98,6 @@ CONTRACT.task(
     "documents.sweep_uploads",
     version=1,
     schema=Empty,
-    description="Repair uploads a crash left half-done: complete them or remove record and object.",
+    description="Remove what uploads cut short left behind (intent and bytes) and expired Idempotency-Keys.",
 )
 CONTRACT.schedule("documents-sweep-uploads", "documents.sweep_uploads", 300.0)

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import base64
+import io
 import json
 import uuid
 from collections.abc import Iterator
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -13,10 +15,12 @@ import redis
 from sqlalchemy import func, select
 
 from services.common import migrate
-from services.documents.models import MESSAGING, Base, Document
+from services.common.db import utcnow
+from services.documents import sweep
+from services.documents.models import ABANDONED, ACTIVE, MESSAGING, UPLOADING, Base, Document, DocumentVersion
 from services.documents.settings import DocumentsSettings
 from tests.conftest import log_path, truncate_all
-from tests.support.workers import Worker
+from tests.support.workers import Worker, wait_for
 
 PDF = "application/pdf"
 
@@ -187,3 +191,39 @@ def documents_worker(documents_settings: DocumentsSettings, documents: Any) -> I
     w.start()
     yield w
     w.stop()
+
+
+@pytest.fixture()
+def s3_restarted(stack: Any, docs_runtime: Any) -> Any:
+    """Whatever a test does to S3, it is running and taking writes again afterwards."""
+    yield stack
+    if "s3" not in stack.pids():
+        stack.start_server("s3")
+    storage = docs_runtime.storage
+
+    def takes_writes() -> bool:
+        try:
+            storage.client.put_object(storage.bucket, "probe/after-restart", io.BytesIO(b"1"), 1)
+        except Exception:
+            return False
+        return True
+
+    wait_for(takes_writes, timeout=60, interval=0.5, message="S3 to take writes after its restart")
+
+
+def visible_documents(runtime: Any) -> int:
+    with runtime.db.session() as s:
+        return len(s.execute(select(Document.id).where(Document.state == ACTIVE)).all())
+
+
+def unfinished(runtime: Any) -> list[str]:
+    with runtime.db.session() as s:
+        states = s.execute(select(DocumentVersion.state).where(DocumentVersion.state.in_((UPLOADING, ABANDONED))))
+        return sorted(states.scalars())
+
+
+def sweep_later(runtime: Any, settings: Any) -> Any:
+    """The sweep as it runs once the grace period has passed."""
+    with runtime.db.session() as s:
+        later = utcnow() + timedelta(minutes=settings.sweep_after_minutes + 1)
+        return sweep.sweep_uploads(s, runtime.storage, settings, now=later)

@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
+from services.documents import review
 from services.documents.models import MESSAGING, AuditEvent, Document, StatusChange
 from tests.integration.documents.conftest import expense_form, upload
 from tests.support.workers import wait_for
@@ -105,7 +106,7 @@ def test_a_verdict_delivered_twice_changes_the_status_and_the_history_once(
     entries = history(docs_runtime, doc["id"])
     assert [(h.source, h.from_status, h.to_status) for h in entries] == [
         ("upload", None, "received"),
-        ("finance", "received", "needs_fix"),
+        ("finance", "queued", "needs_fix"),  # its check was with finance's queue
     ]
     assert entries[1].reasons == REASONS and entries[1].message_id == needs_fix["message_id"]
     assert processed(docs_runtime, needs_fix["message_id"]) == 1
@@ -141,6 +142,47 @@ def test_a_verdict_delivered_twice_changes_the_status_and_the_history_once(
     ]
 
 
+def test_a_document_says_where_it_is_received_then_queued_for_finance_then_the_verdict(
+    documents, docs_runtime, school_world, documents_worker, monkeypatch
+):
+    """`received` while its check has not reached the broker (here: the broker refused it once), `queued` once it
+    has, then finance's verdict; a kind finance does not check stays `received`."""
+    coordinator = school_world["coordinator"]
+    headers = coordinator["headers"]
+
+    def broker_away(*args: Any, **kwargs: Any) -> Any:
+        raise ConnectionError("the broker is away")
+
+    with monkeypatch.context() as m:
+        m.setattr(docs_runtime.celery, "send_task", broker_away)
+        answer = upload(documents, coordinator, samples.pdf(), **expense_form())
+    assert answer.status_code == 201 and answer.json["document"]["status"] == "received"
+    doc = answer.json["document"]
+    assert documents.get(f"/documents/{doc['id']}", headers=headers).json["status"] == "received"
+    # the worker's outbox relay sends it after its backoff
+    wait_for(lambda: status(docs_runtime, doc["id"]) == "queued", timeout=30, message="the check handed over")
+    waiting = documents.get("/documents?status=queued", headers=headers).json["items"]
+    assert [d["id"] for d in waiting] == [doc["id"]]
+    application = upload(
+        documents, coordinator, samples.pdf(marker="iesniegums"), kind="application", student_id=doc["student_id"]
+    ).json["document"]
+    assert documents.get(f"/documents/{application['id']}", headers=headers).json["status"] == "received"
+
+    send(docs_runtime, verdict(doc, "accepted", reasons=[{**REASONS[1], "outcome": "pass"}]))
+    wait_for(lambda: status(docs_runtime, doc["id"]) == "accepted", timeout=30, message="the verdict")
+    # a late note that the check was handed over never undoes a verdict
+    with docs_runtime.db.engine.begin() as conn:
+        review.checks_queued(conn, [_sent(doc)])
+    assert status(docs_runtime, doc["id"]) == "accepted"
+
+
+def _sent(doc: dict[str, Any]) -> Any:
+    from types import SimpleNamespace
+
+    payload = {"document_id": doc["id"], "version": 1}
+    return SimpleNamespace(task_name="finance.check_expense_document", payload=payload)
+
+
 def test_a_verdict_for_a_document_of_another_tenant_is_a_dead_letter_not_a_change(
     documents, docs_runtime, school_world, documents_worker
 ):
@@ -154,4 +196,4 @@ def test_a_verdict_for_a_document_of_another_tenant_is_a_dead_letter_not_a_chang
             return s.execute(select(table).where(table.c.message_id == forged["message_id"])).first() is not None
 
     wait_for(dead_lettered, timeout=30, message="the forged verdict to be dead-lettered")
-    assert status(docs_runtime, doc["id"]) == "received"
+    assert status(docs_runtime, doc["id"]) == "queued"  # still waiting for finance's own verdict
