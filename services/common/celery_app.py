@@ -16,6 +16,7 @@ from .settings import Settings
 REDBEAT_PREFIX = "redbeat:pumpurs:"
 # the running scheduler holds this lock; the healthcheck looks for it
 REDBEAT_LOCK_KEY = REDBEAT_PREFIX + ":lock"
+SCHEDULER_CLASS = "services.common.beat:SteadyScheduler"
 
 
 def make_celery(settings: Settings, contract: Contract) -> Celery:
@@ -59,10 +60,15 @@ def make_celery(settings: Settings, contract: Contract) -> Celery:
         redis_socket_timeout=10,
         enable_utc=True,
         timezone="Europe/Riga",
-        beat_scheduler="redbeat.RedBeatScheduler",
+        beat_scheduler=SCHEDULER_CLASS,
         redbeat_redis_url=settings.broker_url,
         redbeat_key_prefix=REDBEAT_PREFIX,
-        redbeat_lock_timeout=300,
+        # short, so a tick against a frozen Redis fails (and is tried again) instead of hanging
+        redbeat_redis_options={"socket_connect_timeout": 3, "socket_timeout": 10},
+        # the lock is extended on every loop, so it must outlast several: equal to the interval, it expired
+        # while the scheduler slept and redbeat exited with LockNotOwnedError every five minutes
+        beat_max_loop_interval=settings.scheduler_max_interval,
+        redbeat_lock_timeout=settings.scheduler_lock_timeout,
     )
     return app
 

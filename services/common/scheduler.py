@@ -1,6 +1,6 @@
 """The one scheduler (celery-redbeat, so two schedulers cannot double-fire): sends contract schedules.
 
-Run: `celery -A services.common.scheduler beat -S redbeat.RedBeatScheduler`.
+Run: `celery -A services.common.scheduler beat -S services.common.beat:SteadyScheduler`.
 """
 
 from __future__ import annotations

@@ -37,6 +37,10 @@ class Settings:
     # seconds between a worker's lease renewals and its sweeps that put a lost worker's messages back once
     # their visibility timeout has passed (kombu alone sweeps only at a worker's start and about every 100 s)
     broker_restore_interval: float = 5.0
+    # the scheduler wakes at least this often (seconds) and renews its lock, which lapses after the timeout
+    # (another scheduler then takes over)
+    scheduler_max_interval: float = 10.0
+    scheduler_lock_timeout: int = 60
     task_max_retries: int = 8
     task_retry_backoff: float = 1.0  # seconds before the first retry; doubles each time
     outbox_relay_interval: float = 1.0
@@ -54,6 +58,11 @@ class Settings:
         ):
             if not 0 < soft < hard:
                 raise ValueError(f"a soft time limit ({soft} s) must be positive and below its hard one ({hard} s)")
+        if self.scheduler_lock_timeout < 3 * self.scheduler_max_interval:
+            raise ValueError(
+                f"SCHEDULER_LOCK_TIMEOUT ({self.scheduler_lock_timeout} s) must be at least three times "
+                f"SCHEDULER_MAX_INTERVAL ({self.scheduler_max_interval} s)"
+            )
         # a lease must outlive two missed renewals, or a busy moment puts a live worker's message back
         if self.broker_visibility_timeout < 3 * self.broker_restore_interval:
             raise ValueError(
@@ -116,6 +125,8 @@ def common_values(service: str, env: Env | None = None, *, database: bool = True
         long_task_time_limit=env.int("LONG_TASK_TIME_LIMIT", 1800),
         broker_visibility_timeout=env.int("BROKER_VISIBILITY_TIMEOUT", 30),
         broker_restore_interval=env.float("BROKER_RESTORE_INTERVAL", 5.0),
+        scheduler_max_interval=env.float("SCHEDULER_MAX_INTERVAL", 10.0),
+        scheduler_lock_timeout=env.int("SCHEDULER_LOCK_TIMEOUT", 60),
         task_max_retries=env.int("TASK_MAX_RETRIES", 8),
         task_retry_backoff=env.float("TASK_RETRY_BACKOFF", 1.0),
         outbox_relay_interval=env.float("OUTBOX_RELAY_INTERVAL", 1.0),

@@ -99,3 +99,7 @@ def register(runtime: ServiceRuntime) -> None:
     @runtime.consumers.handler("probe.noop")
     def noop(session: Session, payload: dict[str, Any], meta: dict[str, Any]) -> None:
         raise TransientFailure("always down")  # transient: retried, then dead-lettered
+
+
+# the scheduler's drill (tests/integration/test_scheduler.py) sends this every second
+CONTRACT.schedule("probe-every-second", "probe.noop", 1.0)
