@@ -207,10 +207,24 @@ class Launcher:
                 time.sleep(0.3)
 
     def supervise(self) -> None:
-        """Restart a process that died, with a growing pause (workers must survive broker restarts)."""
+        """Restart a bundled server or a process that died, on the server's port with its data, and the process
+        with a growing pause (workers must survive broker restarts); say so each time."""
         with self.lock:
             if self.stopping:
                 return
+            for server in self.stack.revive():
+                if server.error is None:
+                    print(
+                        f"! {server.name} exited ({server.exit_code}); restarted on port {server.port} with its data"
+                        f" (log: {server.log})",
+                        flush=True,
+                    )
+                else:
+                    print(
+                        f"! {server.name} exited ({server.exit_code}); restarting it failed, trying again in"
+                        f" {server.retry_in:.0f} s: {server.error} (log: {server.log})",
+                        flush=True,
+                    )
             now = time.monotonic()
             for child in self.children:
                 if child.proc is not None and child.proc.poll() is not None:

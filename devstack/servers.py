@@ -17,6 +17,7 @@ import threading
 import time
 from collections.abc import Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 from urllib.parse import urlsplit, urlunsplit
@@ -25,7 +26,7 @@ from ._base import BundledServer, Context
 from ._bundled import SERVERS
 from ._proc import PortBook, ServerStartError, kill_group, write_atomic
 
-__all__ = ["ALL_SERVERS", "ENV_VARS", "ServerStartError", "Stack"]
+__all__ = ["ALL_SERVERS", "ENV_VARS", "Revival", "ServerStartError", "Stack"]
 
 ALL_SERVERS = ("postgres", "redis", "s3", "smtp")
 
@@ -66,6 +67,18 @@ def _load_secrets(path: Path) -> dict[str, str]:
     return data
 
 
+@dataclass(frozen=True)
+class Revival:
+    """A bundled server that died and what starting it again did: `error` is None when it serves again."""
+
+    name: str
+    exit_code: int | None
+    port: int
+    log: Path
+    error: str | None = None
+    retry_in: float = 0.0
+
+
 class Stack:
     """A set of local servers under `root`.
 
@@ -103,6 +116,9 @@ class Stack:
         self._lock = threading.RLock()
         self._atexit_armed = False
         self._root_lock: int | None = None
+        # servers stopped on purpose (stop_server, stop): revive() leaves them alone
+        self._stopped: set[str] = set()
+        self._revive_after: dict[str, tuple[float, int]] = {}  # name -> (not before, failed attempts)
 
     # ----------------------------------------------------------------- public API
 
@@ -113,6 +129,7 @@ class Stack:
             if bundled:
                 self._setup(bundled)
                 self._arm_atexit()
+                self._stopped.difference_update(bundled)
                 try:
                     self._start_many([self._servers[name] for name in bundled])
                 except BaseException:
@@ -123,6 +140,7 @@ class Stack:
     def stop(self) -> None:
         """Stop everything this stack started and wait for it to exit. Data is kept."""
         with self._lock:
+            self._stopped.update(self._servers)
             atexit.unregister(self.stop)
             self._atexit_armed = False
             if self._ctx is not None:
@@ -151,7 +169,18 @@ class Stack:
         """Stop one bundled server, keeping its data and its port for start_server()."""
         with self._lock:
             server = self._server(name)
+            self._stopped.add(name)
             server.begin_stop()
+            server.finish_stop()
+
+    def kill_server(self, name: str) -> None:
+        """SIGKILL one bundled server's process group (a crash, no graceful stop) and hold it stopped, keeping its
+        data and port, until start_server(); revive() does not bring it back meanwhile."""
+        with self._lock:
+            server = self._server(name)
+            self._stopped.add(name)
+            if server.proc is not None:
+                kill_group(server.proc.pid)
             server.finish_stop()
 
     def start_server(self, name: str) -> None:
@@ -161,6 +190,33 @@ class Stack:
             self._take_root_lock()
             self._arm_atexit()
             server.start(time.monotonic() + self.start_timeout)
+            self._stopped.discard(name)
+            self._revive_after.pop(name, None)
+
+    def revive(self) -> list[Revival]:
+        """Start again, on its port and with its data, each bundled server whose process died without being
+        stopped (killed, crashed); a start that fails is tried again later, at growing intervals."""
+        done: list[Revival] = []
+        with self._lock:
+            for name, server in self._servers.items():
+                if name in self._stopped or server.running:
+                    continue
+                not_before, failures = self._revive_after.get(name, (0.0, 0))
+                if time.monotonic() < not_before:
+                    continue
+                code = server.proc.returncode if server.proc is not None else None
+                server.finish_stop()  # reaped; the pid file goes
+                try:
+                    server.start(time.monotonic() + self.start_timeout)
+                except Exception as exc:  # the next round tries again
+                    wait = min(30.0, 2.0**failures)
+                    self._revive_after[name] = (time.monotonic() + wait, failures + 1)
+                    first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+                    done.append(Revival(name, code, server.public_port(), server.log_path, first, wait))
+                    continue
+                self._revive_after.pop(name, None)
+                done.append(Revival(name, code, server.public_port(), server.log_path))
+        return done
 
     def env(self) -> dict[str, str]:
         """The env vars of all wanted servers, bundled ones that were started and external ones."""

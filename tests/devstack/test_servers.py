@@ -184,6 +184,50 @@ def test_redis_restart_keeps_port_and_data(bundled: Stack) -> None:
     client.close()
 
 
+def test_the_launcher_restarts_a_bundled_server_that_died_on_its_port_with_its_data_and_says_so(
+    bundled: Stack, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """kill -9 of each bundled server's process group while `make run` supervises: the next round starts each
+    again on its port with its data and prints so; a server stopped on purpose is left alone."""
+    import psycopg
+    import redis
+
+    from devstack.run import Launcher
+
+    launcher = Launcher(tmp_path / "run", {})
+    launcher.stack = bundled  # the launcher's round over this module's servers (no service processes)
+    env = bundled.env()
+    redis.Redis.from_url(env["REDIS_URL"]).set("survives", "kill -9")
+    s3 = _minio(env)
+    s3.make_bucket("survives")
+    s3.put_object("survives", "object", io.BytesIO(b"bytes"), 5)
+    database = bundled.create_database("survives")
+    time.sleep(1.5)  # Redis writes its append-only file every second
+    before = bundled.pids()
+    for pid in before.values():
+        os.killpg(pid, signal.SIGKILL)
+    assert _wait_gone(list(before.values())) == []
+
+    launcher.supervise()
+    out = capsys.readouterr().out
+    for name in ("postgres", "redis", "s3", "smtp"):
+        assert f"! {name} exited (-9); restarted on port " in out, out
+    after = bundled.pids()
+    assert set(after) == set(before) and all(after[n] != before[n] for n in before)
+    assert bundled.env() == env
+    assert redis.Redis.from_url(env["REDIS_URL"]).get("survives") == b"kill -9"
+    assert s3.get_object("survives", "object").read() == b"bytes"
+    with psycopg.connect(database) as conn:
+        assert conn.execute("SELECT current_database()").fetchone() == ("survives",)
+    launcher.supervise()
+    assert capsys.readouterr().out == ""  # nothing died meanwhile
+
+    bundled.stop_server("smtp")  # on purpose: not the supervisor's to undo
+    launcher.supervise()
+    assert "smtp" not in bundled.pids() and capsys.readouterr().out == ""
+    bundled.start_server("smtp")
+
+
 def test_start_server_reports_port_in_use(bundled: Stack) -> None:
     port = int(bundled.env()["SMTP_PORT"])
     bundled.stop_server("smtp")

@@ -139,9 +139,9 @@ class Platform:
         self.launcher.stack.stop_server(name)
 
     def crash_server(self, name: str) -> None:
-        """SIGKILL a bundled server's process group (a crash, no graceful stop); start_server brings it back."""
-        os.killpg(self.launcher.stack.pids()[name], signal.SIGKILL)
-        self.launcher.stack.stop_server(name)  # reaps it and marks it stopped
+        """SIGKILL a bundled server's process group (a crash, no graceful stop), held down (the supervisor would
+        bring it back at once) until start_server."""
+        self.launcher.stack.kill_server(name)
 
     def start_server(self, name: str) -> None:
         self.launcher.stack.start_server(name)
