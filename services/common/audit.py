@@ -14,7 +14,6 @@ from __future__ import annotations
 import copy
 import dataclasses
 import functools
-import re
 import uuid
 from collections.abc import Callable
 from datetime import date, datetime
@@ -29,10 +28,10 @@ from sqlalchemy.orm import Mapped, Session
 
 from .auth import Principal
 from .db import UTCDateTime, utcnow
+from .logging import mask_text
 
 TABLE = "audit_events"
 SESSION_KEY = "audit_table"
-_PERSONAL_CODE = re.compile(r"(?<!\d)\d{6}-?\d{5}(?!\d)")
 MAX_DETAIL = 500  # characters of one text value; details are a summary, not a copy of the change
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -132,7 +131,7 @@ def current_request_id() -> str | None:
 def plain(value: Any) -> Any:
     """A JSON value of `value`, with anything shaped like a personal code masked."""
     if isinstance(value, str):
-        return _PERSONAL_CODE.sub("***********", value[:MAX_DETAIL])
+        return mask_text(value[:MAX_DETAIL])
     if isinstance(value, bool | int | float) or value is None:
         return value
     if isinstance(value, uuid.UUID | Decimal):

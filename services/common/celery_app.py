@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import logging
+import sys
 import time
 from typing import Any
 
 import structlog
 from celery import Celery, bootsteps, signals
+from celery.app.log import Logging as CeleryLogging
+from celery.utils.log import LoggingProxy
 from kombu import Queue
 
 from .contracts import Contract
@@ -19,9 +23,80 @@ REDBEAT_LOCK_KEY = REDBEAT_PREFIX + ":lock"
 SCHEDULER_CLASS = "services.common.beat:SteadyScheduler"
 
 
+class OutputToLog(LoggingProxy):
+    """What a worker or the scheduler writes to stdout/stderr, as log events: one per line, and one per exception
+    with its traceback (Python prints a traceback piece by piece, a caret line alone; each piece was an event of
+    its own). Of chained exceptions, each is an event, the line that links it to the one before in its traceback."""
+
+    _CHAINED = ("During handling of the above exception", "The above exception was the direct cause")
+
+    def __init__(self, logger: Any, loglevel: Any = None) -> None:
+        super().__init__(logger, loglevel)
+        self._partial = ""
+        self._traceback: list[str] = []
+        self._link = ""  # "The above exception was the direct cause…": the start of the next traceback
+
+    def write(self, data: Any) -> int:
+        if not data or self.closed or getattr(self._thread, "recurse_protection", False):
+            return super().write(data)  # Celery's own handling of these cases
+        text = self._partial + str(data)
+        *lines, self._partial = text.split("\n")
+        for line in lines:
+            self._line(line)
+        return len(data)
+
+    def _line(self, line: str) -> None:
+        if self._traceback:
+            self._traceback.append(line)
+            # a traceback ends with its exception's line, the first that is not indented
+            if line and not line[0].isspace() and not line.startswith("Traceback"):
+                self._emit_traceback()
+        elif line.lstrip().startswith(("Traceback (most recent call last):", "+ Exception Group Traceback")):
+            self._traceback = [self._link, line] if self._link else [line]
+            self._link = ""
+        elif line.startswith(self._CHAINED):
+            self._link = line
+        elif line.strip():
+            super().write(line)
+
+    def _emit_traceback(self) -> None:
+        block, self._traceback = self._traceback, []
+        last = next((x for x in reversed(block) if x.strip()), "Traceback")
+        self._thread.recurse_protection = True
+        try:
+            level = max(self.loglevel, logging.ERROR)
+            self.logger.log(level, last.strip(), extra={"exception": "\n".join(block).strip("\n")})
+        finally:
+            self._thread.recurse_protection = False
+
+    def flush(self) -> None:
+        if self._link:
+            self._traceback.insert(0, self._link)
+            self._link = ""
+        if self._partial:
+            line, self._partial = self._partial, ""
+            self._line(line)
+        if self._traceback:
+            self._emit_traceback()
+
+
+class ProcessLogging(CeleryLogging):
+    """Celery's logging set-up, redirecting stdout/stderr through OutputToLog."""
+
+    def redirect_stdouts_to_logger(
+        self, logger: Any, loglevel: Any = None, stdout: bool = True, stderr: bool = True
+    ) -> OutputToLog:
+        proxy = OutputToLog(logger, loglevel)
+        if stdout:
+            sys.stdout = proxy  # type: ignore[assignment]
+        if stderr:
+            sys.stderr = proxy  # type: ignore[assignment]
+        return proxy
+
+
 def make_celery(settings: Settings, contract: Contract) -> Celery:
     """Build the Celery app of a service; it can send to every queue and consumes its own."""
-    app = Celery(settings.service, broker=settings.broker_url, backend=settings.result_backend)
+    app = Celery(settings.service, broker=settings.broker_url, backend=settings.result_backend, log=ProcessLogging)
     app.conf.update(
         task_serializer="json",
         result_serializer="json",

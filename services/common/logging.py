@@ -9,13 +9,26 @@ from typing import Any
 
 import structlog
 
-# Latvian personal codes (DDMMYY-XXXXX or 11 digits, new 32.. format too) never reach a log line
-_PERSONAL_CODE = re.compile(r"(?<!\d)\d{6}-?\d{5}(?!\d)")
+# what looks like a Latvian personal code never reaches a log line: the old format DDMMYY-CXXXX (a day, a month,
+# a century digit 0-2) or the new one 32..39, with or without its hyphen, standing alone. Digits inside a longer
+# run of letters, digits or hyphens (a request id's hex, a UUID) are an id, and ids are what logs exist to show;
+# so are registration numbers (90000051525), which no day starts with
+PERSONAL_CODE = re.compile(
+    r"(?<![0-9A-Za-z-])"
+    r"(?:(?:0[1-9]|[12]\d|3[01])(?:0[1-9]|1[0-2])\d\d-?[0-2]\d{4}|3[2-9]\d{4}-?\d{5})"
+    r"(?![0-9A-Za-z-])"
+)
+MASK = "***********"
+
+
+def mask_text(text: str) -> str:
+    """The text with anything that looks like a personal code masked."""
+    return PERSONAL_CODE.sub(MASK, text)
 
 
 def _mask(value: Any) -> Any:
     if isinstance(value, str):
-        return _PERSONAL_CODE.sub("***********", value)
+        return mask_text(value)
     if isinstance(value, dict):
         return {k: _mask(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
@@ -48,6 +61,8 @@ def configure_logging(service: str, fmt: str = "json", level: str = "INFO") -> N
         structlog.stdlib.add_logger_name,
         structlog.processors.TimeStamper(fmt="iso", utc=True),
         structlog.processors.format_exc_info,
+        # a traceback a worker printed, gathered into one event (celery_app.OutputToLog)
+        structlog.stdlib.ExtraAdder(allow=("exception",)),
         mask_personal_codes,
     ]
     renderer: Any = structlog.processors.JSONRenderer() if fmt == "json" else structlog.dev.ConsoleRenderer()
