@@ -415,12 +415,15 @@ def replay_dead_letter(
     # the envelope's message id is the outbox row id: reuse the original so idempotency still holds
     existing = session.execute(select(tables.outbox.c.id).where(tables.outbox.c.id == message_id)).first()
     outbox_id = message_id if existing is None else uuid.uuid4()
+    # the task's lane now; a task the contract no longer has goes to its service's queue, as it was sent
+    spec = outbox.contract.tasks.get(row.task_name)
+    queue = spec.queue if spec is not None else row.task_name.split(".")[0]
     session.execute(
         insert(tables.outbox).values(
             id=outbox_id,
             task_name=row.task_name,
             version=row.version,
-            queue=outbox.contract.get(row.task_name).queue,
+            queue=queue,
             payload=row.payload,
             correlation_id=row.correlation_id,
             created_at=now,
