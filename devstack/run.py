@@ -60,6 +60,8 @@ LOCAL_SECRETS = {
     "PERSON_HASH_SECRET": lambda: secrets.token_urlsafe(32),
     "PERSONAL_CODE_KEY": _fernet_key,
     "NOTIFICATIONS_WEBHOOK_KEY": _fernet_key,
+    "ACCOUNT_LINK_SECRET": lambda: secrets.token_urlsafe(32),
+    "PORTAL_SECRET_KEY": lambda: secrets.token_urlsafe(32),
 }
 
 

@@ -35,6 +35,7 @@ def test_every_registered_task_is_in_the_contract_on_its_own_queue(identity_sett
     for service in WORKERS:
         monkeypatch.setenv(f"{service.upper()}_DATABASE_URL", identity_settings.database_url)
     monkeypatch.setenv("PERSON_HASH_SECRET", "x")
+    monkeypatch.setenv("ACCOUNT_LINK_SECRET", "x")
     monkeypatch.setenv("PERSONAL_CODE_KEY", "x")
     for service, module in WORKERS.items():
         celery = importlib.import_module(module).celery
