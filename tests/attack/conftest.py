@@ -58,6 +58,8 @@ STAFF = {
     "municipality": ("municipality_coordinator",),
     "accountant": ("accountant",),
     "auditor": ("auditor",),
+    # a user whose other sessions an operation may end (POST /auth/sessions/end-others) without harming the rest
+    "bystander": ("teacher",),
 }
 TENANT_WIDE = {"municipality_coordinator", "accountant", "auditor"}
 

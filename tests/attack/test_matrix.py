@@ -159,7 +159,7 @@ EXPECTATIONS: dict[str, dict[str, Op]] = {
         "DELETE /auth/sessions/{session_id}": Op(
             HIDDEN, why="every user ends only their own sessions", params={"session_id": "session"}
         ),
-        "POST /auth/sessions/end-others": Op(SELF, why=EVERY_USER, own=True, fresh=True),
+        "POST /auth/sessions/end-others": Op(SELF, who="bystander", why=EVERY_USER, own=True, fresh=True),
         "POST /auth/password-reset": Op(PUBLIC, why="anyone may ask; the answer never tells who has an account"),
         "POST /auth/links/inspect": Op(PUBLIC, why="the link's secret in the body is the credential"),
         "POST /auth/links/complete": Op(PUBLIC, why="the link's secret in the body is the credential"),
