@@ -143,6 +143,10 @@ class Launcher:
             env[conf["port_env"]] = str(port)
             env.setdefault(conf["public_url_env"], f"http://127.0.0.1:{port}")
             self.urls[svc] = env[conf["public_url_env"]]
+        if "portal" in self.urls:
+            # e-mails link to the portal's pages; the local run serves plain http on loopback
+            env.setdefault("NOTIFICATIONS_LINK_BASE_URL", self.urls["portal"])
+            env.setdefault("PORTAL_SECURE_COOKIES", "false")
         prom = self.root / "prometheus"
         shutil.rmtree(prom, ignore_errors=True)
         prom.mkdir(parents=True)
@@ -187,7 +191,7 @@ class Launcher:
     def start_processes(self, env: dict[str, str]) -> None:
         for proc in self.spec["processes"]:
             penv = dict(env)
-            if proc.get("kind") == "api":
+            if proc.get("kind") in ("api", "web"):
                 conf = self.spec["services"][proc["service"]]
                 penv.update(PORT=env[conf["port_env"]], HOST="127.0.0.1")
             child = Child(proc["name"], expand(proc["command"]), penv, self.root / "logs" / f"{proc['name']}.log")
@@ -258,9 +262,17 @@ class Launcher:
         self.stack.stop()
 
     def summary(self, env: dict[str, str]) -> str:
-        lines = ["", "PuMPuRS is running / PuMPuRS darbojas:"]
+        lines = [""]
+        if "portal" in self.urls:
+            portal = self.urls["portal"]
+            lines += [f"Open {portal} / Atveriet {portal}", ""]
+        lines.append("PuMPuRS is running / PuMPuRS darbojas:")
         for svc, url in self.urls.items():
-            lines.append(f"  {svc:<14} API {url}   docs {url}/docs")
+            if svc == "portal":
+                admin = env.get("IDENTITY_ADMIN_EMAIL", "admin@pumpurs.local")
+                lines.append(f"  {svc:<14} web {url}   (log in as {admin})")
+            else:
+                lines.append(f"  {svc:<14} API {url}   docs {url}/docs")
         lines += [
             f"  {'mail':<14} SMTP {env.get('SMTP_HOST')}:{env.get('SMTP_PORT')}"
             + (f"   messages saved in {env['SMTP_SINK_DIR']}" if env.get("SMTP_SINK_DIR") else ""),

@@ -21,9 +21,7 @@ class FormState:
     def from_request(cls, *, keep_secrets: bool = False) -> FormState:
         """What was sent, as typed (passwords are never sent back to the browser)."""
         values = {
-            k: (v[0] if len(v) == 1 else v)
-            for k, v in request.form.lists()
-            if keep_secrets or k not in SECRET_FIELDS
+            k: (v[0] if len(v) == 1 else v) for k, v in request.form.lists() if keep_secrets or k not in SECRET_FIELDS
         }
         return cls(values)
 

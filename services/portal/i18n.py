@@ -91,7 +91,10 @@ def extract(area: str) -> Catalog:
     root = catalogue_dirs()[area].parent
     catalog = Catalog(locale=None, project="PuMPuRS portal", msgid_bugs_address="", charset="utf-8")
     for filename, lineno, message, comments, context in extract_from_dir(
-        root, METHODS, options_map=JINJA_OPTIONS, keywords={"_": None, "_l": None, "gettext": None, "lazy_gettext": None, "ngettext": (1, 2), "N_": None}
+        root,
+        METHODS,
+        options_map=JINJA_OPTIONS,
+        keywords={"_": None, "_l": None, "gettext": None, "lazy_gettext": None, "ngettext": (1, 2), "N_": None},
     ):
         if area == "core" and filename.startswith("areas/"):
             continue

@@ -13,7 +13,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from flask import Flask, abort, render_template, request, url_for
-from flask_babel import get_locale, gettext as _, lazy_gettext as _l
+from flask_babel import get_locale
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from werkzeug.routing import BuildError
 
 from services.common.settings import SERVICES
@@ -34,7 +36,12 @@ class Link:
 LINKS = (
     Link("links.plan", "/plans/<uuid:ref_id>", "/plans/{id}", "plans", "/plans/{ref_id}", _l("Plan")),
     Link(
-        "links.document", "/documents/<uuid:ref_id>", "/documents/{id}", "documents", "/documents/{ref_id}", _l("Document")
+        "links.document",
+        "/documents/<uuid:ref_id>",
+        "/documents/{id}",
+        "documents",
+        "/documents/{ref_id}",
+        _l("Document"),
     ),
     Link("links.order", "/orders/<uuid:ref_id>", "/orders/{id}", "plans", "/orders/{ref_id}", _l("Director's order")),
     Link(
@@ -62,7 +69,14 @@ LINKS = (
         _l("Messages that failed"),
     ),
     Link("links.inbox", "/inbox", "/inbox", "notifications", "/inbox", _l("Inbox")),
-    Link("links.preferences", "/preferences", "/preferences", "notifications", "/preferences", _l("Notification settings")),
+    Link(
+        "links.preferences",
+        "/preferences",
+        "/preferences",
+        "notifications",
+        "/preferences",
+        _l("Notification settings"),
+    ),
 )
 # the fields of a record the summary shows, in this order, with their labels
 FIELDS = (
@@ -97,7 +111,7 @@ def _view(link: Link) -> Any:
             head, rows = _table(link, items)
             return render_template("links/list.html", link=link, items=items, head=head, rows=rows)
         record = answer.get("document", answer) if isinstance(answer, dict) else {}
-        rows = [(label, name, record.get(name)) for name, label in FIELDS if record.get(name) not in (None, "")]
+        rows = [[label, name, record.get(name)] for name, label in FIELDS if record.get(name) not in (None, "")]
         return render_template("links/record.html", link=link, rows=rows)
 
     view.__name__ = link.endpoint.split(".", 1)[1]
@@ -109,10 +123,16 @@ def _table(link: Link, items: list[dict[str, Any]]) -> tuple[list[Any], list[lis
     if link.endpoint == "links.preferences":
         on, off = _("On"), _("Off")
         return [_("Kind"), _("E-mail"), _("Inbox")], [
-            [i.get("label_lv" if latvian else "label_en", i["kind"]), on if i["email"] else off, on if i["inbox"] else off]
+            [
+                i.get("label_lv" if latvian else "label_en", i["kind"]),
+                on if i["email"] else off,
+                on if i["inbox"] else off,
+            ]
             for i in items
         ]
-    return [_("Message"), _("Failed")], [[i.get("task_name", ""), i.get("failed_at") or i.get("created_at", "")] for i in items]
+    return [_("Message"), _("Failed")], [
+        [i.get("task_name", ""), i.get("failed_at") or i.get("created_at", "")] for i in items
+    ]
 
 
 def install(app: Flask) -> None:

@@ -17,7 +17,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from flask_babel import get_locale, lazy_gettext as _l
+from flask_babel import get_locale
+from flask_babel import lazy_gettext as _l
 
 from .client import ApiProblem
 
@@ -113,7 +114,9 @@ def _text(message: Message, problem: ApiProblem) -> str:
 
 
 def form_errors(
-    problem: ApiProblem, mapping: FormMapping | None = None, known_fields: set[str] | Callable[[str], bool] | None = None
+    problem: ApiProblem,
+    mapping: FormMapping | None = None,
+    known_fields: set[str] | Callable[[str], bool] | None = None,
 ) -> FormErrors:
     """The errors a form shows for a problem (see the module docstring for the order of lookups)."""
     mapping = mapping or FormMapping()
@@ -141,8 +144,6 @@ def form_errors(
         target = on_form(api_field)
         for t in texts:
             errors.add(target, member_words(t) if target else f"{api_field}: {member_words(t)}")
-    if not errors or problem.code not in ("invalid_input",):
-        # the service's words when no member said it all (a rule's refusal, a conflict)
-        if not members:
-            errors.add(None, service_words(problem))
+    if not members:  # a rule's refusal, a conflict: the service's own words
+        errors.add(None, service_words(problem))
     return errors

@@ -134,9 +134,7 @@ class RedisSessionInterface(SessionInterface):
             pipe.expire(TOKENS + _key(sid), self.idle)
         pipe.execute()
         if session.new or session.rotated_from:
-            response.set_cookie(
-                COOKIE, sid, httponly=True, samesite="Lax", secure=self.secure, path="/", max_age=None
-            )
+            response.set_cookie(COOKIE, sid, httponly=True, samesite="Lax", secure=self.secure, path="/", max_age=None)
         response.vary.add("Cookie")
 
     def destroy(self, session: PortalSession, response: Response) -> None:

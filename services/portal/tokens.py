@@ -159,4 +159,3 @@ def current_keeper() -> TokenKeeper | None:
             return None
         found = g.portal_keeper = keeper_for(key)
     return found  # type: ignore[no-any-return]
-

@@ -79,4 +79,7 @@ def discover() -> list[Area]:
 
 def visible(items: list[Any], roles: set[str]) -> list[Any]:
     """The entries this person sees, in order."""
-    return sorted((i for i in items if not i.roles or i.roles & roles), key=lambda i: (i.order, str(i.label if hasattr(i, "label") else i.name)))
+    return sorted(
+        (i for i in items if not i.roles or i.roles & roles),
+        key=lambda i: (i.order, str(i.label if hasattr(i, "label") else i.name)),
+    )

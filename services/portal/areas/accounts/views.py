@@ -7,7 +7,8 @@ import uuid
 from typing import Any
 
 from flask import Blueprint, current_app, g, redirect, render_template, request, session, url_for
-from flask_babel import gettext as _, lazy_gettext as _l
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from werkzeug.wrappers import Response
 
 from services.common.account_links import INVITATION, PASSWORD_RESET
@@ -44,9 +45,7 @@ register_codes(
         ),
         "password_too_short": Message(
             "new_password",
-            lambda p: _(
-                "Choose a password of at least %(count)s characters.", count=p.body.get("min_length", 12)
-            ),
+            lambda p: _("Choose a password of at least %(count)s characters.", count=p.body.get("min_length", 12)),
         ),
         "wrong_password": Message("current_password", _l("Your current password is wrong.")),
         "link_invalid": Message(None, _l("This link is not valid. Ask for a new one.")),
@@ -60,17 +59,31 @@ EMAIL_FIELDS = FormMapping(fields={"email": "email"})
 def device_of(agent: str) -> str:
     """What the browser is, in a few words, for the person's list of sessions ("Firefox, Windows")."""
     browser = next(
-        (name for pattern, name in (
-            (r"Edg/", "Edge"), (r"OPR/", "Opera"), (r"Firefox/", "Firefox"), (r"Chrom(e|ium)/", "Chrome"),
-            (r"Safari/", "Safari"),
-        ) if re.search(pattern, agent)),
+        (
+            name
+            for pattern, name in (
+                (r"Edg/", "Edge"),
+                (r"OPR/", "Opera"),
+                (r"Firefox/", "Firefox"),
+                (r"Chrom(e|ium)/", "Chrome"),
+                (r"Safari/", "Safari"),
+            )
+            if re.search(pattern, agent)
+        ),
         "",
     )
     system = next(
-        (name for pattern, name in (
-            (r"Android", "Android"), (r"iPhone|iPad", "iOS"), (r"Windows", "Windows"), (r"Mac OS X", "macOS"),
-            (r"Linux", "Linux"),
-        ) if re.search(pattern, agent)),
+        (
+            name
+            for pattern, name in (
+                (r"Android", "Android"),
+                (r"iPhone|iPad", "iOS"),
+                (r"Windows", "Windows"),
+                (r"Mac OS X", "macOS"),
+                (r"Linux", "Linux"),
+            )
+            if re.search(pattern, agent)
+        ),
         "",
     )
     return ", ".join(x for x in (browser, system) if x)[:200]
@@ -224,7 +237,11 @@ def change_password() -> Any:
     form = FormState()
     if request.method == "POST":
         form = FormState.from_request()
-        current, new, again = form.secret("current_password"), form.secret("new_password"), form.secret("password_again")
+        current, new, again = (
+            form.secret("current_password"),
+            form.secret("new_password"),
+            form.secret("password_again"),
+        )
         if not current:
             form.errors.add("current_password", _("Enter your current password."))
         if not new:
@@ -278,7 +295,9 @@ def details() -> Any:
         form.errors.add("language", _("Choose a language."))
     if not form.errors:
         try:
-            me = api.patch("identity", "/auth/me", {"full_name": form.text("full_name"), "language": form.value("language")})
+            me = api.patch(
+                "identity", "/auth/me", {"full_name": form.text("full_name"), "language": form.value("language")}
+            )
         except ApiProblem as problem:
             form.errors = form_errors(problem, known_fields={"full_name", "language"})
         else:
