@@ -115,6 +115,8 @@ def update(area: str, locale: str = "lv") -> Path:
     else:
         catalog = Catalog(locale=locale, project="PuMPuRS portal", charset="utf-8")
         catalog.update(template, no_fuzzy_matching=True)
+    catalog.fuzzy = False  # a fuzzy header would drop the plural forms from the compiled catalogue
+    catalog.project, catalog.copyright_holder = "PuMPuRS portal", "IKVD"
     with po.open("wb") as fh:
         write_po(fh, catalog, width=120, omit_header=False, sort_output=True, include_lineno=False)
     compile_all({area: catalogue_dirs()[area]})
@@ -195,9 +197,9 @@ def number_filter(value: Any) -> str:
 
 
 def duration_filter(seconds: Any) -> str:
-    """15 minūtes / 15 minutes: a wait in words (rounded up, never "0 seconds")."""
+    """pēc 15 minūtēm / in 15 minutes: a wait in words, from now."""
     secs = max(1, int(seconds or 0))
-    return format_timedelta(timedelta(seconds=secs), threshold=1.1, add_direction=False, format="long")
+    return format_timedelta(timedelta(seconds=secs), threshold=1.1, add_direction=True)
 
 
 def init_app(app: Flask) -> Babel:

@@ -35,13 +35,13 @@ register_codes(
         "account_locked": Message(
             None,
             lambda p: _(
-                "Too many failed logins: the account is locked. Try again in %(wait)s, or ask your "
+                "Too many failed logins: the account is locked. Try again %(wait)s, or ask your "
                 "administrator to unlock it.",
                 wait=_wait(p),
             ),
         ),
         "too_many_attempts": Message(
-            None, lambda p: _("Too many failed attempts. Try again in %(wait)s.", wait=_wait(p))
+            None, lambda p: _("Too many failed attempts. Try again %(wait)s.", wait=_wait(p))
         ),
         "password_too_short": Message(
             "new_password",
