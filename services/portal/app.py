@@ -132,6 +132,7 @@ def _templates(app: Flask, found: list[areas.Area]) -> None:
         return {
             "user": user,
             "user_roles": sorted(held),
+            "user_role_names": [str(ROLE_NAMES.get(r, r)) for r in sorted(held)],
             "nav": areas.visible([i for i in nav if i.endpoint in app.view_functions], held) if user else [],
             "form_token": form_token,
             # the macros (templates/macros.html), compiled once for the app

@@ -14,7 +14,8 @@ from urllib.parse import urlencode
 from flask import Flask, current_app, g, redirect, request, session, url_for
 from werkzeug.wrappers import Response
 
-from .client import Client, SessionEnded, forwarded_headers, transport
+from .client import ApiProblem, Client, SessionEnded, forwarded_headers, transport
+from .i18n import COOKIE, LANGUAGES
 from .security import keep_pending_form, safe_next
 from .tokens import Tokens, keeper_for
 
@@ -94,6 +95,15 @@ def sign_in(tokens_answer: dict[str, Any]) -> dict[str, Any]:
     }
     session["user"] = user
     g.pop("portal_client", None)
+    chosen = request.cookies.get(COOKIE)
+    if chosen in LANGUAGES and chosen != user["language"]:
+        # the switch used before logging in is the person's latest choice: identity remembers it too
+        try:
+            Client(transport(), keeper, forwarded_headers()).patch("identity", "/auth/me", {"language": chosen})
+            user["language"] = chosen
+            session["user"] = user
+        except ApiProblem:
+            pass
     return user
 
 

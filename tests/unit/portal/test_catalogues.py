@@ -69,9 +69,9 @@ def _untranslated(path: Path) -> list[str]:
                 bad.append(words)
     for call in tree.find_all(nodes.Call):
         for kw in call.kwargs:
-            if kw.key in TEXT_PARAMETERS and isinstance(kw.value, nodes.Const) and isinstance(kw.value.value, str):
-                if re.search(r"[^\W\d_]", kw.value.value):
-                    bad.append(f"{kw.key}={kw.value.value!r}")
+            literal = isinstance(kw.value, nodes.Const) and isinstance(kw.value.value, str)
+            if kw.key in TEXT_PARAMETERS and literal and re.search(r"[^\W\d_]", kw.value.value):
+                bad.append(f"{kw.key}={kw.value.value!r}")
     return bad
 
 

@@ -13,7 +13,8 @@ from typing import Any
 
 import pytest
 from flask import render_template_string
-from flask_babel import force_locale, lazy_gettext as _l
+from flask_babel import force_locale
+from flask_babel import lazy_gettext as _l
 
 from services.notifications import catalogue
 from services.portal.client import ApiProblem, Client, ServiceUnavailable, Transport

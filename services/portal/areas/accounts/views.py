@@ -132,7 +132,7 @@ def logout() -> Response:
         except (ApiProblem, SessionEnded, ServiceUnavailable):
             pass  # ended already, or identity away: the session here ends all the same
     resp = redirect(url_for("accounts.logged_out"), 303)
-    current_app.session_interface.destroy(session, resp)  # type: ignore[attr-defined]
+    current_app.session_interface.destroy(session._get_current_object(), resp)  # type: ignore[attr-defined]
     g.pop("portal_keeper", None)
     return resp
 
@@ -284,9 +284,12 @@ def end_other_sessions() -> Response:
 @bp.route("/account", methods=["GET", "POST"])
 @once
 def details() -> Any:
-    user = auth.current_user() or {}
     banner = session.pop("banner", None)
     if request.method == "GET":
+        # identity's word, not the session's copy (a name changed by an administrator, a session ended)
+        me = api.get("identity", "/auth/me")
+        auth.refresh_user({"full_name": me["full_name"], "language": me.get("language") or "lv"})
+        user = auth.current_user() or {}
         form = FormState.initial({"full_name": user.get("full_name", ""), "language": user.get("language", "lv")})
         return render_template("accounts/details.html", form=form, banner=banner)
     form = FormState.from_request()
