@@ -343,6 +343,11 @@ def smoke(urls: dict[str, str], env: dict[str, str]) -> None:
     me = _ok(requests.get(f"{base}/auth/me", timeout=10, headers={"Authorization": f"Bearer {coord['access_token']}"}))
     assert me["roles"][0]["role"] == "school_coordinator", me
     print("smoke: admin login, municipality, school, coordinator and coordinator login all work", flush=True)
+    if "portal" in urls:
+        page = requests.get(f"{urls['portal']}/login", timeout=10)
+        if page.status_code != 200 or "Pieteikties" not in page.text:
+            raise RuntimeError(f"the portal's login page answered {page.status_code}")
+        print("smoke: the portal's login page is served (in Latvian)", flush=True)
     if "documents" in urls and "finance" in urls:
         _upload_reaches_a_verdict(urls["documents"], coord["access_token"])
 

@@ -183,6 +183,15 @@ def datetime_filter(value: Any) -> str:
     return f"{format_date(local.date(), format='long')} {local:%H:%M}"
 
 
+def month_filter(value: Any) -> str:
+    """2026. gada oktobris (lv) / October 2026 (en), from 2026-10 or a date in the month."""
+    if value in (None, ""):
+        return ""
+    first = date.fromisoformat(f"{str(value)[:7]}-01")
+    # CLDR's own skeleton gives "2026. gada. oktobris" in Latvian: the pattern is written out here
+    return format_date(first, format="y. 'gada' LLLL" if current_language() == "lv" else "LLLL y")
+
+
 def money_filter(value: Any) -> str:
     """1 234,50 € (lv) / €1,234.50 (en)."""
     if value in (None, ""):
@@ -215,6 +224,7 @@ def init_app(app: Flask) -> Babel:
         date=date_filter,
         datetime=datetime_filter,
         money=money_filter,
+        month=month_filter,
         number=number_filter,
         duration=duration_filter,
     )

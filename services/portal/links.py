@@ -90,6 +90,28 @@ FIELDS = (
 )
 
 
+# the values a summary shows in words (documents' statuses and kinds, orders' kinds); plans' statuses are tags
+WORDS = {
+    "received": _l("Received"),
+    "checking": _l("Being checked"),
+    "accepted": _l("Accepted"),
+    "needs_fix": _l("Needs fixing"),
+    "rejected": _l("Rejected"),
+    "application": _l("Application"),
+    "attestation": _l("Attestation"),
+    "expense_receipt": _l("Receipt"),
+    "transport_ticket": _l("Transport ticket"),
+    "invoice": _l("Invoice"),
+    "timesheet": _l("Timesheet"),
+    "agreement": _l("Agreement"),
+    "directors_order": _l("Director's order"),
+    "ka_form": _l("Consultative support form"),
+    "statement": _l("Reimbursement statement"),
+    "remote_consultations": _l("Remote consultations"),
+    "practice_placement": _l("Practice placement"),
+}
+
+
 def url_if(endpoint: str, **values: Any) -> str | None:
     """The URL of a page an area may not have built yet, or None (templates: `url_if('inbox.index')`)."""
     try:
@@ -112,7 +134,7 @@ def _view(link: Link) -> Any:
             return render_template("links/list.html", link=link, items=items, head=head, rows=rows)
         record = answer.get("document", answer) if isinstance(answer, dict) else {}
         rows = [[label, name, record.get(name)] for name, label in FIELDS if record.get(name) not in (None, "")]
-        return render_template("links/record.html", link=link, rows=rows)
+        return render_template("links/record.html", link=link, rows=rows, words=WORDS)
 
     view.__name__ = link.endpoint.split(".", 1)[1]
     return view

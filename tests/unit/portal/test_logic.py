@@ -100,6 +100,7 @@ def test_one_code_cannot_be_registered_with_two_meanings() -> None:
         ("{{ d|date }}", "2026. gada 2. decembris", "December 2, 2026"),
         ("{{ m|money }}", "1\xa0234,50\xa0€", "€1,234.50"),
         ("{{ 900|duration }}", "pēc 15 minūtēm", "in 15 minutes"),
+        ("{{ '2026-10'|month }}", "2026. gada oktobris", "October 2026"),
         ("{{ t|datetime }}", "2026. gada 2. decembris 16:05", "December 2, 2026 16:05"),
         ("{{ ngettext('unread message', 'unread messages', 21) }}", "nelasīta ziņa", "unread messages"),
         ("{{ ngettext('unread message', 'unread messages', 3) }}", "nelasītas ziņas", "unread messages"),

@@ -18,6 +18,16 @@ def panels_for(user: dict[str, Any]) -> list[HomePanel]:
     return visible(every, auth.roles())  # type: ignore[no-any-return]
 
 
+@bp.get("/parts/unread-count")
+def unread_count() -> str:
+    """The header's inbox link with the number of unread messages (htmx asks for it after each page)."""
+    try:
+        count = api.get("notifications", "/inbox/unread-count").get("unread")
+    except (ApiProblem, ServiceUnavailable):
+        count = 0  # the link alone; the home page says when the inbox is away
+    return render_template("_inbox_count.html", unread_count=count)
+
+
 @bp.get("/")
 def index() -> str:
     user = auth.current_user() or {}
