@@ -123,10 +123,10 @@ def test_the_language_switch_is_remembered_before_and_after_logging_in(people, n
 def test_an_invitation_mail_lets_the_new_person_choose_a_password_and_log_in(people, portal, new_context):
     place = people.place()
     email = f"ielugts-{secrets.token_hex(3)}@browser.test"
-    portal.api.post(
+    people.as_admin(
+        "POST",
         "identity",
         "/users",
-        as_=portal.api.admin,
         json={
             "email": email,
             "full_name": "Jānis Ozols",

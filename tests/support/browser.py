@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from tests.conftest import TEST_ROOT
-from tests.e2e.client import PASSWORD, Api, Person, registration_number
+from tests.e2e.client import PASSWORD, Api, ApiError, Person, registration_number
 
 AXE = Path(__file__).parent / "axe-core-4.14.1" / "axe.min.js"
 SCREENSHOTS = TEST_ROOT / "screenshots"
@@ -94,12 +94,22 @@ class People:
     def __init__(self, api: Api) -> None:
         self.api = api
 
+    def as_admin(self, method: str, service: str, path: str, **kw: Any) -> Any:
+        """A call as the platform admin; its token is renewed by a new login when it has expired."""
+        try:
+            return self.api.call(method, service, path, as_=self.api.admin, **kw)
+        except ApiError as exc:
+            if exc.resp.status_code != 401:
+                raise
+            self.api.login(self.api.admin)
+            return self.api.call(method, service, path, as_=self.api.admin, **kw)
+
     def place(self, region: str = "kurzeme") -> Place:
         suffix = secrets.token_hex(3)
-        tenant = self.api.post(
+        tenant = self.as_admin(
+            "POST",
             "identity",
             "/tenants",
-            as_=self.api.admin,
             json={
                 "kind": "municipality",
                 "name": f"Pārbaudes novads {suffix}",
@@ -108,10 +118,10 @@ class People:
                 "student_count": 100,
             },
         )
-        school = self.api.post(
+        school = self.as_admin(
+            "POST",
             "identity",
             f"/tenants/{tenant['id']}/schools",
-            as_=self.api.admin,
             json={"name": f"Pārbaudes skola {suffix}", "registration_number": registration_number()},
         )
         return Place(tenant["id"], school["id"], tenant["name"])
@@ -123,10 +133,10 @@ class People:
             grant["school_id"] = place.school_id
         key = re.sub(r"\W", "-", role)
         email = f"{key}-{secrets.token_hex(4)}@browser.test"
-        made = self.api.post(
+        made = self.as_admin(
+            "POST",
             "identity",
             "/users",
-            as_=self.api.admin,
             json={
                 "email": email,
                 "full_name": f"Anna Bērziņa {secrets.token_hex(2)}",
