@@ -55,6 +55,7 @@ def email_for(session: Session, settings: NotificationsSettings, d: Delivery) ->
         entries=entries,
         digest=n.kind == DIGEST,
         headers=headers,
+        settings_url=f"{settings.link_base_url}/preferences",  # the portal's page (links.py)
     )
 
 

@@ -126,13 +126,13 @@ _LABELS = {
     "lv": {
         "open": "Atvērt",
         "digest": "Jūsu dienas kopsavilkums",
-        "footer": "Šo paziņojumu nosūtīja PuMPuRS platforma ({what}). Iestatījumus varat mainīt sadaļā /preferences.",
+        "footer": "Šo paziņojumu nosūtīja PuMPuRS platforma ({what}). Iestatījumus varat mainīt sadaļā {settings}",
         "account_footer": "Šo vēstuli nosūtīja PuMPuRS platforma ({what}). Neviens no mums neprasīs jūsu paroli.",
     },
     "en": {
         "open": "Open",
         "digest": "Your daily digest",
-        "footer": "Sent by the PuMPuRS platform ({what}). Change your notification settings at /preferences.",
+        "footer": "Sent by the PuMPuRS platform ({what}). Change your notification settings at {settings}",
         "account_footer": "Sent by the PuMPuRS platform ({what}). None of us will ever ask for your password.",
     },
 }
@@ -165,6 +165,7 @@ def email_message(
     entries: list[Entry],
     digest: bool = False,
     headers: dict[str, str] | None = None,
+    settings_url: str = "/preferences",
 ) -> EmailMessage:
     """One e-mail with a plain-text and an HTML part, the reader's language first."""
     sections = []
@@ -176,7 +177,7 @@ def email_message(
                 "heading": labels["digest"] if digest else None,
                 "open_label": labels["open"],
                 "footer": labels["account_footer" if entries[0].kind in ACCOUNT_KINDS else "footer"].format(
-                    what=_what(entries, lang, digest)
+                    what=_what(entries, lang, digest), settings=settings_url
                 ),
                 "entries": [
                     {"title": e.texts.title(lang), "body": e.texts.body(lang), "link": e.link} for e in entries
