@@ -297,3 +297,20 @@ def test_an_optional_part_that_fails_comes_back_as_its_error(fake: Fake) -> None
     assert found["plan"]["path"] == "/slow/1" and isinstance(found["money"], ServiceUnavailable)
     with pytest.raises(ServiceUnavailable):
         client.gather(plan=client.call("GET", "plans", "/slow/1"), money=client.call("GET", "finance", "/x"))
+
+
+def test_a_locked_account_and_too_many_attempts_say_how_long_to_wait_in_words(portal_app: Any) -> None:
+    locked = problem("account_locked", status=423)
+    locked.retry_after = 900
+    limited = problem("too_many_attempts", status=429)
+    limited.retry_after = 40
+    wrong = problem("invalid_credentials", status=401)
+    with portal_app.test_request_context(), force_locale("lv"):
+        assert form_errors(locked).general == [
+            "Pārāk daudz neveiksmīgu pieteikšanās mēģinājumu: konts ir bloķēts. Mēģiniet vēlreiz pēc 15 minūtēm "
+            "vai lūdziet administratoram to atbloķēt."
+        ]
+        assert form_errors(limited).general == ["Pārāk daudz neveiksmīgu mēģinājumu. Mēģiniet vēlreiz pēc 40 sekundēm."]
+        assert form_errors(wrong).by_field == {"password": ["Nepareiza e-pasta adrese vai parole."]}
+    with portal_app.test_request_context(), force_locale("en"):
+        assert form_errors(limited).general == ["Too many failed attempts. Try again in 40 seconds."]
