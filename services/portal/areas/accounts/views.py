@@ -40,9 +40,7 @@ register_codes(
                 wait=_wait(p),
             ),
         ),
-        "too_many_attempts": Message(
-            None, lambda p: _("Too many failed attempts. Try again %(wait)s.", wait=_wait(p))
-        ),
+        "too_many_attempts": Message(None, lambda p: _("Too many failed attempts. Try again %(wait)s.", wait=_wait(p))),
         "password_too_short": Message(
             "new_password",
             lambda p: _("Choose a password of at least %(count)s characters.", count=p.body.get("min_length", 12)),
