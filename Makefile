@@ -7,7 +7,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: help setup run test test-fast test-slow test-e2e lint format bench lock openapi compose clean
+.PHONY: help setup run test test-fast test-slow test-e2e test-browser browser catalogue lint format bench lock openapi compose clean
 
 help: ## list the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -18,6 +18,7 @@ $(STAMP): pyproject.toml requirements.lock
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade "pip>=24"
 	$(PY) -m pip install --quiet -c requirements.lock -e '.[local,dev]'
+	$(PY) -m services.portal.i18n compile
 	@touch $@
 
 setup: $(STAMP) ## create .venv and install the pinned dependencies (bundled servers included)
@@ -25,8 +26,17 @@ setup: $(STAMP) ## create .venv and install the pinned dependencies (bundled ser
 run: setup ## run every service, its workers and the scheduler on bundled servers (Ctrl-C stops all)
 	$(PY) -m devstack.run
 
-test: setup lint ## lint, then the whole test suite on real servers and workers
+test: setup lint browser ## lint, then the whole test suite on real servers and workers (browser tests included)
 	$(PY) -m pytest
+
+browser: ## make sure the browser tests have Chromium (Debian's package; never `playwright install`)
+	@$(PYTHON) devstack/browser.py
+
+catalogue: setup ## extract one portal area's strings into its catalogue: make catalogue AREA=accounts
+	$(PY) -m services.portal.i18n update $(AREA)
+
+test-browser: setup browser ## only the browser tests: the portal in Chromium on the whole platform
+	$(PY) -m pytest -m browser tests/browser
 
 test-fast: setup ## unit tests only (no servers)
 	$(PY) -m pytest -m unit

@@ -60,6 +60,8 @@ LOCAL_SECRETS = {
     "PERSON_HASH_SECRET": lambda: secrets.token_urlsafe(32),
     "PERSONAL_CODE_KEY": _fernet_key,
     "NOTIFICATIONS_WEBHOOK_KEY": _fernet_key,
+    "ACCOUNT_LINK_SECRET": lambda: secrets.token_urlsafe(32),
+    "PORTAL_SECRET_KEY": lambda: secrets.token_urlsafe(32),
 }
 
 
@@ -141,6 +143,10 @@ class Launcher:
             env[conf["port_env"]] = str(port)
             env.setdefault(conf["public_url_env"], f"http://127.0.0.1:{port}")
             self.urls[svc] = env[conf["public_url_env"]]
+        if "portal" in self.urls:
+            # e-mails link to the portal's pages; the local run serves plain http on loopback
+            env.setdefault("NOTIFICATIONS_LINK_BASE_URL", self.urls["portal"])
+            env.setdefault("PORTAL_SECURE_COOKIES", "false")
         prom = self.root / "prometheus"
         shutil.rmtree(prom, ignore_errors=True)
         prom.mkdir(parents=True)
@@ -185,7 +191,7 @@ class Launcher:
     def start_processes(self, env: dict[str, str]) -> None:
         for proc in self.spec["processes"]:
             penv = dict(env)
-            if proc.get("kind") == "api":
+            if proc.get("kind") in ("api", "web"):
                 conf = self.spec["services"][proc["service"]]
                 penv.update(PORT=env[conf["port_env"]], HOST="127.0.0.1")
             child = Child(proc["name"], expand(proc["command"]), penv, self.root / "logs" / f"{proc['name']}.log")
@@ -270,9 +276,17 @@ class Launcher:
         self.stack.stop()
 
     def summary(self, env: dict[str, str]) -> str:
-        lines = ["", "PuMPuRS is running / PuMPuRS darbojas:"]
+        lines = [""]
+        if "portal" in self.urls:
+            portal = self.urls["portal"]
+            lines += [f"Open {portal} / Atveriet {portal}", ""]
+        lines.append("PuMPuRS is running / PuMPuRS darbojas:")
         for svc, url in self.urls.items():
-            lines.append(f"  {svc:<14} API {url}   docs {url}/docs")
+            if svc == "portal":
+                admin = env.get("IDENTITY_ADMIN_EMAIL", "admin@pumpurs.local")
+                lines.append(f"  {svc:<14} web {url}   (log in as {admin})")
+            else:
+                lines.append(f"  {svc:<14} API {url}   docs {url}/docs")
         lines += [
             f"  {'mail':<14} SMTP {env.get('SMTP_HOST')}:{env.get('SMTP_PORT')}"
             + (f"   messages saved in {env['SMTP_SINK_DIR']}" if env.get("SMTP_SINK_DIR") else ""),
@@ -343,6 +357,11 @@ def smoke(urls: dict[str, str], env: dict[str, str]) -> None:
     me = _ok(requests.get(f"{base}/auth/me", timeout=10, headers={"Authorization": f"Bearer {coord['access_token']}"}))
     assert me["roles"][0]["role"] == "school_coordinator", me
     print("smoke: admin login, municipality, school, coordinator and coordinator login all work", flush=True)
+    if "portal" in urls:
+        page = requests.get(f"{urls['portal']}/login", timeout=10)
+        if page.status_code != 200 or "Pieteikties" not in page.text:
+            raise RuntimeError(f"the portal's login page answered {page.status_code}")
+        print("smoke: the portal's login page is served (in Latvian)", flush=True)
     if "documents" in urls and "finance" in urls:
         _upload_reaches_a_verdict(urls["documents"], coord["access_token"])
 

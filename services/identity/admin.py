@@ -19,8 +19,9 @@ from services.common.errors import ApiError, Conflict, Forbidden, NotFound
 from services.common.messaging import Outbox
 from services.common.tenancy import tenant_scope
 
-from . import scope
-from .models import RoleGrant, School, Tenant, User
+from . import accounts, scope
+from .accounts import unusable_password
+from .models import AccountLink, RoleGrant, School, Tenant, User
 from .passwords import hash_password, verify_password
 from .sessions import end_user_sessions
 from .settings import IdentitySettings
@@ -238,7 +239,7 @@ def user_payload(user: User) -> dict[str, Any]:
     }
 
 
-def _user_changed(session: Session, outbox: Outbox, user: User) -> None:
+def user_changed(session: Session, outbox: Outbox, user: User) -> None:
     session.flush()
     session.refresh(user, ["grants"])
     outbox.publish(session, "identity.user_changed", user_payload(user))
@@ -365,32 +366,55 @@ def create_user(
             raise NotFound("tenant")
     if not scope.can_manage_users_of(principal, _ref(tenant)):
         raise Forbidden("Your role does not set up users here.")
-    _check_password(settings, data["password"])
+    invite = bool(data.get("invite"))
+    if invite == bool(data.get("password")):
+        raise ApiError(
+            422,
+            "password_or_invitation",
+            "Give an initial password, or ask for an invitation e-mail (invite: true), not both.",
+            detail_lv="Norādiet sākotnējo paroli vai lūdziet nosūtīt ielūgumu (invite: true), ne abus.",
+            errors={"password": ["Give a password or ask for an invitation."]},
+        )
+    if not invite:
+        check_password(settings, data["password"])
     user = User(
         id=uuid.uuid4(),
         tenant_id=tenant.id if tenant else None,
         email=data["email"].strip().lower(),
         full_name=data["full_name"],
         language=data.get("language", "lv"),
-        password_hash=hash_password(data["password"]),
+        password_hash=unusable_password() if invite else hash_password(data["password"]),
     )
     session.add(user)
     _flush_unique(session, "user", "email")
     for grant in data.get("roles", []):
         _add_grant(session, principal, user, grant)
-    _audit(session, principal, "user.created", user, user.tenant_id, roles=sorted(_roles(user)))
-    _user_changed(session, outbox, user)
+    _audit(session, principal, "user.created", user, user.tenant_id, roles=sorted(_roles(user)), invited=invite)
+    user_changed(session, outbox, user)
+    if invite:
+        accounts.invite(session, outbox, settings, principal, user)
     return user
 
 
-def _check_password(settings: IdentitySettings, password: str) -> None:
+def invite_user(
+    session: Session, outbox: Outbox, settings: IdentitySettings, principal: Principal, user_id: uuid.UUID
+) -> AccountLink:
+    """Send (again) an invitation to set a password; an earlier unused invitation stops working."""
+    user = _manageable_user(session, principal, user_id)
+    if not user.active:
+        raise Conflict("user_inactive", "The user is deactivated.", "Lietotājs ir deaktivizēts.")
+    return accounts.invite(session, outbox, settings, principal, user)
+
+
+def check_password(settings: IdentitySettings, password: str, field: str = "password") -> None:
     if len(password) < settings.password_min_length:
         raise ApiError(
             422,
             "password_too_short",
             f"The password needs at least {settings.password_min_length} characters.",
             detail_lv=f"Parolei jābūt vismaz {settings.password_min_length} rakstzīmes garai.",
-            errors={"password": ["too short"]},
+            errors={field: ["too short"]},
+            min_length=settings.password_min_length,
         )
 
 
@@ -405,7 +429,7 @@ def update_user(
     """Change a user's profile or activation; returns the sessions a deactivation ended."""
     user = _manageable_user(session, principal, user_id)
     if "password" in data:
-        _check_password(settings, data["password"])
+        check_password(settings, data["password"])
         user.password_hash = hash_password(data.pop("password"))
         data["password_changed"] = True
     changed = {k: v for k, v in data.items() if k == "password_changed" or getattr(user, k) != v}
@@ -418,7 +442,7 @@ def update_user(
     if changed:
         user.revision += 1
         _audit(session, principal, "user.updated", user, user.tenant_id, fields=sorted(changed))
-        _user_changed(session, outbox, user)
+        user_changed(session, outbox, user)
     else:
         audit.unchanged()
     return user, ended
@@ -439,7 +463,7 @@ def grant_role(
         role=grant.role,
         school_id=str(grant.school_id) if grant.school_id else None,
     )
-    _user_changed(session, outbox, user)
+    user_changed(session, outbox, user)
     return grant
 
 
@@ -459,7 +483,7 @@ def revoke_role(
     user.grants.remove(grant)
     user.revision += 1
     _audit(session, principal, "role.revoked", user, user.tenant_id, role=grant.role)
-    _user_changed(session, outbox, user)
+    user_changed(session, outbox, user)
     return user
 
 
@@ -472,7 +496,7 @@ def change_own_password(
         raise ApiError(
             403, "wrong_password", "The current password is wrong.", detail_lv="Pašreizējā parole ir nepareiza."
         )
-    _check_password(settings, new)
+    check_password(settings, new)
     user.password_hash = hash_password(new)
     # the session that changed the password goes on: its refresh token must keep working
     keep = uuid.UUID(principal.session_id) if principal.session_id else None
@@ -511,7 +535,7 @@ def bootstrap_admin(session: Session, outbox: Outbox, email: str, full_name: str
     user.grants.append(RoleGrant(id=uuid.uuid4(), role="platform_admin"))
     session.add(user)
     _audit(session, None, "user.bootstrapped", user, None)
-    _user_changed(session, outbox, user)
+    user_changed(session, outbox, user)
     return user, True
 
 

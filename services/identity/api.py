@@ -16,21 +16,29 @@ from services.common.pagination import paginate
 from services.common.revocation import RevocationList
 from services.common.runtime import ServiceRuntime
 
-from . import admin, keys, sessions
+from . import accounts, admin, keys, sessions
 from .models import User
 from .ratelimit import RateLimiter
 from .schemas import (
+    AcceptedSchema,
     GrantCreateSchema,
     GrantSchema,
+    InvitationSchema,
     KeySchema,
+    LinkCompleteSchema,
+    LinkRefSchema,
+    LinkSchema,
     LoginSchema,
     LogoutSchema,
     MeSchema,
+    MeUpdateSchema,
     PasswordChangeSchema,
     RefreshSchema,
+    ResetRequestSchema,
     SchoolCreateSchema,
     SchoolSchema,
     SchoolUpdateSchema,
+    SessionSchema,
     SessionsEndedSchema,
     TenantCreateSchema,
     TenantListArgs,
@@ -97,7 +105,9 @@ class Login(MethodView):
         # hop when BEHIND_PROXY is on (ProxyFix), else the connection's
         attempt = limiter().login(request.remote_addr, data["email"])
         with rt().db.transaction() as session:
-            result = sessions.login(session, settings(), data["email"], data["password"], limiter())
+            result = sessions.login(
+                session, settings(), data["email"], data["password"], limiter(), device=data.get("device")
+            )
         if isinstance(result, ApiError):
             raise result
         attempt.succeeded()
@@ -157,6 +167,107 @@ class Me(MethodView):
                 "region": principal.region,
                 "grants": list(user.grants),
             }
+
+    @audited("user.updated")
+    @auth_blp.arguments(MeUpdateSchema)
+    @auth_blp.response(200, MeSchema)
+    @auth_blp.doc(security=BEARER)
+    def patch(self, data: dict[str, Any]) -> Any:
+        """Change your own name or language (the language of your e-mails and of the portal)."""
+        principal = current_principal()
+        with rt().db.transaction() as session:
+            user = accounts.update_me(session, rt().outbox, principal, data)
+            return {
+                **{c: getattr(user, c) for c in ("id", "email", "full_name", "language", "tenant_id")},
+                "region": principal.region,
+                "grants": list(user.grants),
+            }
+
+
+@auth_blp.route("/sessions")
+class MySessions(MethodView):
+    @auth_blp.response(200, SessionSchema(many=True))
+    @auth_blp.doc(security=BEARER)
+    def get(self) -> Any:
+        """Your open sessions (where you are logged in), newest first; `current` is this one."""
+        with rt().db.transaction() as session:
+            return accounts.my_sessions(session, current_principal())
+
+
+@auth_blp.route("/sessions/<uuid:session_id>")
+class MySession(MethodView):
+    @audited("session.ended")
+    @auth_blp.response(204)
+    @auth_blp.doc(security=BEARER)
+    def delete(self, session_id: uuid.UUID) -> None:
+        """End one of your sessions (a device you no longer use); its tokens stop working at once."""
+        with rt().db.transaction() as session:
+            ended = accounts.end_my_session(session, current_principal(), session_id)
+        revocations().revoke([ended], settings().access_token_ttl)
+
+
+@auth_blp.route("/sessions/end-others")
+class MyOtherSessions(MethodView):
+    @audited("user.sessions_revoked")
+    @auth_blp.response(200, SessionsEndedSchema)
+    @auth_blp.doc(security=BEARER)
+    def post(self) -> Any:
+        """End every session of yours but this one."""
+        with rt().db.transaction() as session:
+            ended = accounts.end_other_sessions(session, current_principal())
+        revocations().revoke(ended, settings().access_token_ttl)
+        return {"ended": len(ended)}
+
+
+@auth_blp.route("/password-reset")
+class PasswordReset(MethodView):
+    @public
+    @audited("user.password_reset_requested")
+    @auth_blp.arguments(ResetRequestSchema)
+    @auth_blp.response(202, AcceptedSchema)
+    @auth_blp.alt_response(429, description="Too many requests from this address or for this e-mail")
+    def post(self, data: dict[str, Any]) -> Any:
+        """Ask for a password-reset link by e-mail; the answer is the same whether or not the e-mail has an account."""
+        limiter().reset(request.remote_addr, data["email"])  # every request counts, found or not
+        with rt().db.transaction() as session:
+            accounts.request_reset(session, rt().outbox, settings(), data["email"])
+        return {"status": "accepted"}
+
+
+@auth_blp.route("/links/inspect")
+class LinkInspect(MethodView):
+    @public
+    @not_audited("A read: what a one-time link is for, so its page can greet the person; nothing changes.")
+    @auth_blp.arguments(LinkRefSchema)
+    @auth_blp.response(200, LinkSchema)
+    @auth_blp.alt_response(404, description="`link_invalid`: no such link, or the secret does not match")
+    @auth_blp.alt_response(409, description="`link_used`: used already, or replaced by a newer link")
+    @auth_blp.alt_response(410, description="`link_expired`")
+    def post(self, data: dict[str, Any]) -> Any:
+        """Say what an invitation or reset link is for (the secret travels in the body, never in a URL)."""
+        attempt = limiter().link(request.remote_addr)
+        with rt().db.transaction() as session:
+            found = accounts.inspect_link(session, settings(), data["link_id"], data["token"])
+        attempt.succeeded()
+        return found
+
+
+@auth_blp.route("/links/complete")
+class LinkComplete(MethodView):
+    @public
+    @audited("user.password_reset", "user.invitation_accepted")
+    @auth_blp.arguments(LinkCompleteSchema)
+    @auth_blp.response(204)
+    @auth_blp.alt_response(404, description="`link_invalid`")
+    @auth_blp.alt_response(409, description="`link_used`")
+    @auth_blp.alt_response(410, description="`link_expired`")
+    def post(self, data: dict[str, Any]) -> None:
+        """Set your password with an invitation or reset link; the link is spent and every session of yours ends."""
+        attempt = limiter().link(request.remote_addr)
+        with rt().db.transaction() as session:
+            ended = accounts.complete_link(session, settings(), data["link_id"], data["token"], data["new_password"])
+        attempt.succeeded()
+        revocations().revoke(ended, settings().access_token_ttl)
 
 
 @auth_blp.route("/password")
@@ -362,6 +473,17 @@ class UserRole(MethodView):
         """Take a role grant away."""
         with rt().db.transaction() as session:
             admin.revoke_role(session, rt().outbox, current_principal(), user_id, grant_id)
+
+
+@users_blp.route("/<uuid:user_id>/invite")
+class UserInvite(MethodView):
+    @audited("user.invited")
+    @users_blp.response(201, InvitationSchema)
+    @users_blp.doc(security=BEARER)
+    def post(self, user_id: uuid.UUID) -> Any:
+        """E-mail the user a (new) invitation to set their password; an earlier unused one stops working."""
+        with rt().db.transaction() as session:
+            return admin.invite_user(session, rt().outbox, settings(), current_principal(), user_id)
 
 
 @users_blp.route("/<uuid:user_id>/unlock")

@@ -101,6 +101,10 @@ class RateLimiter:
         self.login_address = Limit("login-address", settings.login_limit_per_address, window)
         self.login_account = Limit("login-account", settings.login_limit_per_account, window)
         self.refresh_address = Limit("refresh-address", settings.refresh_limit_per_address, window)
+        self.reset_address = Limit("reset-address", settings.reset_limit_per_address, window)
+        self.reset_account = Limit("reset-account", settings.reset_limit_per_account, window)
+        # a wrong link secret counts like a wrong refresh token: per address
+        self.link_address = Limit("link-address", settings.refresh_limit_per_address, window)
         self.lockout_threshold = settings.lockout_threshold
         self.lockout_seconds = settings.lockout_seconds
         self._count = client.register_script(_COUNT)
@@ -135,6 +139,13 @@ class RateLimiter:
 
     def refresh(self, address: str | None) -> Attempt:
         return self.attempt([(self.refresh_address, client_key(address))])
+
+    def reset(self, address: str | None, email: str) -> Attempt:
+        """A password-reset request: every one counts (never given back), whether the e-mail exists or not."""
+        return self.attempt([(self.reset_address, client_key(address)), (self.reset_account, account_key(email))])
+
+    def link(self, address: str | None) -> Attempt:
+        return self.attempt([(self.link_address, client_key(address))])
 
     # ---- e-mails no account has: locked like an account, so a lockout tells nothing --------------
 

@@ -21,6 +21,10 @@ class Strict(Schema):
 class LoginSchema(Strict):
     email = fields.Email(required=True)
     password = fields.String(required=True, validate=validate.Length(min=1, max=1024), load_only=True)
+    device = fields.String(
+        validate=validate.Length(max=200),
+        metadata={"description": "What the client is (e.g. 'Firefox on Windows'), shown in the list of sessions."},
+    )
 
 
 class RefreshSchema(Strict):
@@ -59,6 +63,51 @@ class MeSchema(Schema):
     tenant_id = fields.UUID(allow_none=True)
     region = fields.String(allow_none=True)
     roles = fields.List(fields.Nested(GrantSchema), attribute="grants")
+
+
+class MeUpdateSchema(Strict):
+    full_name = fields.String(validate=validate.Length(min=2, max=200))
+    language = fields.String(validate=validate.OneOf(["lv", "en"]))
+
+
+class SessionSchema(Schema):
+    id = fields.UUID()
+    created_at = fields.DateTime()
+    last_used_at = fields.DateTime()
+    expires_at = fields.DateTime()
+    device = fields.String(allow_none=True)
+    current = fields.Boolean(metadata={"description": "The session this request comes with."})
+
+
+class ResetRequestSchema(Strict):
+    email = fields.Email(required=True)
+
+
+class AcceptedSchema(Schema):
+    status = fields.String(
+        metadata={"description": "Always `accepted`: the answer never tells whether the e-mail has an account."}
+    )
+
+
+class LinkRefSchema(Strict):
+    link_id = fields.UUID(required=True)
+    token = fields.String(required=True, load_only=True, validate=validate.Length(min=10, max=100))
+
+
+class LinkCompleteSchema(LinkRefSchema):
+    new_password = fields.String(required=True, load_only=True, validate=validate.Length(max=1024))
+
+
+class LinkSchema(Schema):
+    purpose = fields.String(metadata={"description": "invitation | password_reset"})
+    email = fields.String()
+    full_name = fields.String()
+    language = fields.String()
+    expires_at = fields.DateTime()
+
+
+class InvitationSchema(Schema):
+    expires_at = fields.DateTime()
 
 
 class PasswordChangeSchema(Strict):
@@ -167,10 +216,15 @@ class UserCreateSchema(Strict):
         load_default=None, allow_none=True, metadata={"description": "Omit for IKVD staff (platform-level users)."}
     )
     password = fields.String(
-        required=True,
         load_only=True,
         validate=validate.Length(max=1024),
-        metadata={"description": "Initial password; the user changes it."},
+        metadata={"description": "Initial password; the user changes it. Omit it when `invite` is true."},
+    )
+    invite = fields.Boolean(
+        load_default=False,
+        metadata={
+            "description": "E-mail the user a one-time link to set their own password (IDENTITY_INVITATION_TTL)."
+        },
     )
     roles = fields.List(fields.Nested(GrantCreateSchema), load_default=list)
 

@@ -76,11 +76,14 @@ def access_token(
     return jwt.encode(claims, key.private_pem, algorithm="RS256", headers={"kid": key.kid})
 
 
-def _new_session(session: Session, settings: IdentitySettings, user: User, now: datetime) -> TokenPair:
+def _new_session(
+    session: Session, settings: IdentitySettings, user: User, now: datetime, device: str | None = None
+) -> TokenPair:
     refresh = secrets.token_urlsafe(32)
     rs = RefreshSession(
         id=uuid.uuid4(),
         user_id=user.id,
+        device=device,
         token_hash=_hash(refresh),
         created_at=now,
         expires_at=now + timedelta(seconds=settings.refresh_token_ttl),
@@ -117,6 +120,7 @@ def login(
     email: str,
     password: str,
     unknown: RateLimiter | None = None,
+    device: str | None = None,
 ) -> TokenPair | ApiError:
     """Check the password; count failures and lock the account after too many in a row.
 
@@ -156,7 +160,7 @@ def login(
     user.last_login_at = now
     if needs_rehash(user.password_hash):
         user.password_hash = hash_password(password)
-    pair = _new_session(session, settings, user, now)
+    pair = _new_session(session, settings, user, now, device)
     audit.record(
         session,
         None,

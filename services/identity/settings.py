@@ -25,6 +25,14 @@ class IdentitySettings(Settings):
     login_limit_per_account: int = 10
     refresh_limit_per_address: int = 60
     rate_limit_window: int = 300
+    # one-time account links: an invitation to set the first password, a password reset (seconds)
+    invitation_ttl: int = 7 * 24 * 3600
+    password_reset_ttl: int = 3600
+    # reset requests allowed per window, per client address and per e-mail asked for (every request counts)
+    reset_limit_per_address: int = 20
+    reset_limit_per_account: int = 3
+    # the platform secret account links are derived from, shared with notifications (services/common/account_links)
+    account_link_secret: str = ""
 
 
 def load_identity_settings() -> IdentitySettings:
@@ -45,4 +53,9 @@ def load_identity_settings() -> IdentitySettings:
         login_limit_per_account=env.int("IDENTITY_LOGIN_LIMIT_PER_ACCOUNT", 10),
         refresh_limit_per_address=env.int("IDENTITY_REFRESH_LIMIT_PER_ADDRESS", 60),
         rate_limit_window=env.int("IDENTITY_RATE_LIMIT_WINDOW", 300),
+        invitation_ttl=env.int("IDENTITY_INVITATION_TTL", 7 * 24 * 3600),
+        password_reset_ttl=env.int("IDENTITY_PASSWORD_RESET_TTL", 3600),
+        reset_limit_per_address=env.int("IDENTITY_RESET_LIMIT_PER_ADDRESS", 20),
+        reset_limit_per_account=env.int("IDENTITY_RESET_LIMIT_PER_ACCOUNT", 3),
+        account_link_secret=env.str("ACCOUNT_LINK_SECRET"),
     )

@@ -35,6 +35,14 @@ KINDS: dict[str, Kind] = {
         Kind("approval_overdue", "plan", False, "Saskaņošana kavējas", "Approval overdue"),
     )
 }
+# account mails (services/notifications/accounts.py): never muted, no inbox item, no webhook, no preference
+ACCOUNT_KINDS: dict[str, Kind] = {
+    k.name: k
+    for k in (
+        Kind("account_invitation", None, False, "ielūgums", "invitation"),
+        Kind("password_reset", None, False, "paroles atjaunošana", "password reset"),
+    )
+}
 DIGEST = "digest"  # the daily digest itself: not a preference, not a webhook kind
 WEBHOOK_KINDS = tuple(name for name, k in KINDS.items() if k.webhook)
 

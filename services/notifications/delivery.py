@@ -11,10 +11,11 @@ from typing import Any
 from sqlalchemy import update
 from sqlalchemy.orm import Session
 
+from services.common import account_links
 from services.common.db import Database, utcnow
 
 from . import catalogue, mailer, render, sealed, webhooks
-from .catalogue import DIGEST
+from .catalogue import ACCOUNT_KINDS, DIGEST
 from .mailer import Refused, Unavailable
 from .models import FAILED, RETRYING, SENT, Delivery, Notification, Recipient, Webhook
 from .settings import NotificationsSettings
@@ -29,7 +30,14 @@ def email_for(session: Session, settings: NotificationsSettings, d: Delivery) ->
     assert n is not None
     person = session.get(Recipient, d.user_id) if d.user_id else None
     language = person.language if person else "lv"
-    if n.kind == DIGEST:
+    if n.kind in ACCOUNT_KINDS:
+        # the link is made here, from the link's id and the shared secret: no token is stored or queued
+        language = n.data["language"]
+        url = account_links.link_url(
+            settings.link_base_url, settings.account_link_secret, n.data["link_id"], n.data["purpose"]
+        )
+        entries = [render.Entry(n.kind, render.texts(n.kind, n.data), url)]
+    elif n.kind == DIGEST:
         entries = [
             render.Entry(i["kind"], render.Texts(i["title_lv"], i["title_en"], i["body_lv"], i["body_en"]), i["link"])
             for i in n.data["entries"]
@@ -47,6 +55,7 @@ def email_for(session: Session, settings: NotificationsSettings, d: Delivery) ->
         entries=entries,
         digest=n.kind == DIGEST,
         headers=headers,
+        settings_url=f"{settings.link_base_url}/preferences",  # the portal's page (links.py)
     )
 
 

@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from markupsafe import Markup, escape
 
-from .catalogue import KINDS, LEVEL_EN, LEVEL_LV, VERDICT_EN, VERDICT_LV
+from .catalogue import ACCOUNT_KINDS, KINDS, LEVEL_EN, LEVEL_LV, VERDICT_EN, VERDICT_LV
 
 TEMPLATES = Path(__file__).parent / "templates"
 RIGA = ZoneInfo("Europe/Riga")
@@ -55,6 +55,12 @@ def _day(value: Any) -> str:
     return f"{value:%d.%m.%Y}"
 
 
+def _time(value: Any) -> str:
+    """A moment in Riga's time: 02.12.2026 14:05."""
+    moment = datetime.fromisoformat(value) if isinstance(value, str) else value
+    return f"{moment.astimezone(RIGA):%d.%m.%Y %H:%M}"
+
+
 def _month(value: Any) -> str:
     d = date.fromisoformat(value) if isinstance(value, str) else value
     return f"{d:%m.%Y}"
@@ -71,6 +77,8 @@ def _filters(env: Environment) -> Environment:
     env.filters.update(
         day=_day,
         month=_month,
+        time_lv=lambda v: _time(v) + " (Rīgas laiks)",
+        time_en=lambda v: _time(v) + " (Riga time)",
         level_lv=lambda v: LEVEL_LV.get(v, v or ""),
         level_en=lambda v: LEVEL_EN.get(v, v or ""),
         verdict_lv=lambda v: VERDICT_LV.get(v, v),
@@ -118,12 +126,14 @@ _LABELS = {
     "lv": {
         "open": "Atvērt",
         "digest": "Jūsu dienas kopsavilkums",
-        "footer": "Šo paziņojumu nosūtīja PuMPuRS platforma ({what}). Iestatījumus varat mainīt sadaļā /preferences.",
+        "footer": "Šo paziņojumu nosūtīja PuMPuRS platforma ({what}). Iestatījumus varat mainīt sadaļā {settings}",
+        "account_footer": "Šo vēstuli nosūtīja PuMPuRS platforma ({what}). Neviens no mums neprasīs jūsu paroli.",
     },
     "en": {
         "open": "Open",
         "digest": "Your daily digest",
-        "footer": "Sent by the PuMPuRS platform ({what}). Change your notification settings at /preferences.",
+        "footer": "Sent by the PuMPuRS platform ({what}). Change your notification settings at {settings}",
+        "account_footer": "Sent by the PuMPuRS platform ({what}). None of us will ever ask for your password.",
     },
 }
 
@@ -131,7 +141,7 @@ _LABELS = {
 def _what(entries: list[Entry], lang: str, digest: bool) -> str:
     if digest:
         return "dienas kopsavilkums" if lang == "lv" else "daily digest"
-    kind = KINDS.get(entries[0].kind)
+    kind = KINDS.get(entries[0].kind) or ACCOUNT_KINDS.get(entries[0].kind)
     if kind is None:
         return entries[0].kind
     return kind.label_lv if lang == "lv" else kind.label_en
@@ -155,6 +165,7 @@ def email_message(
     entries: list[Entry],
     digest: bool = False,
     headers: dict[str, str] | None = None,
+    settings_url: str = "/preferences",
 ) -> EmailMessage:
     """One e-mail with a plain-text and an HTML part, the reader's language first."""
     sections = []
@@ -165,7 +176,9 @@ def email_message(
                 "lang": lang,
                 "heading": labels["digest"] if digest else None,
                 "open_label": labels["open"],
-                "footer": labels["footer"].format(what=_what(entries, lang, digest)),
+                "footer": labels["account_footer" if entries[0].kind in ACCOUNT_KINDS else "footer"].format(
+                    what=_what(entries, lang, digest), settings=settings_url
+                ),
                 "entries": [
                     {"title": e.texts.title(lang), "body": e.texts.body(lang), "link": e.link} for e in entries
                 ],

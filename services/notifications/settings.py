@@ -26,6 +26,8 @@ class NotificationsSettings(Settings):
     mail_from: str = "PuMPuRS <no-reply@pumpurs.local>"
     # where a person opens what a message refers to ("" gives relative links such as /plans/<id>)
     link_base_url: str = ""
+    # the platform secret invitation and reset links are derived from, shared with identity
+    account_link_secret: str = ""
     # a delivery (one e-mail, one webhook POST) is tried this many more times before it is dead-lettered
     delivery_max_retries: int = 8
     webhook_timeout: float = 5.0
@@ -80,6 +82,7 @@ def load_notifications_settings() -> NotificationsSettings:
         smtp_timeout=env.float("SMTP_TIMEOUT", 10.0),
         mail_from=env.str("NOTIFICATIONS_MAIL_FROM", "PuMPuRS <no-reply@pumpurs.local>"),
         link_base_url=env.str("NOTIFICATIONS_LINK_BASE_URL", "").rstrip("/"),
+        account_link_secret=env.str("ACCOUNT_LINK_SECRET"),
         delivery_max_retries=env.int("NOTIFICATIONS_DELIVERY_MAX_RETRIES", 8),
         webhook_timeout=env.float("NOTIFICATIONS_WEBHOOK_TIMEOUT", 5.0),
         webhook_key=env.str("NOTIFICATIONS_WEBHOOK_KEY", validate=_fernet_key),

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 from services.common.db import utcnow
 from services.common.runtime import ServiceRuntime
 
-from . import delivery, digests, readmodels, reminder_jobs, triggers
+from . import accounts, delivery, digests, readmodels, reminder_jobs, triggers
 from .settings import NotificationsSettings
 
 RIGA = ZoneInfo("Europe/Riga")
@@ -45,6 +45,7 @@ SENT = "The delivery row records every attempt, its outcome and time."
 AUDIT: dict[str, tuple[str, ...] | str] = {
     **{name: MIRROR for name in READ_MODELS},
     **{f"notifications.{kind}": NOTICE for kind in TRIGGERS},
+    "notifications.account_link": "An account mail: its delivery row is the record; identity audits the link.",
     "notifications.deliver_email": SENT,
     "notifications.deliver_webhook": SENT,
     "notifications.send_reminders": "Each reminder is a notification with its own key and deliveries: " + SENT,
@@ -74,6 +75,10 @@ def register(runtime: ServiceRuntime) -> None:
             )
 
         runtime.consumers.handler(f"notifications.{kind}")(trigger)
+
+    @runtime.consumers.handler("notifications.account_link")
+    def account_link(session: Session, payload: dict[str, Any], meta: dict[str, Any]) -> None:
+        accounts.on_account_link(session, runtime.outbox, payload)
 
     @runtime.consumers.handler("notifications.deliver_email")
     def deliver_email(session: Session, payload: dict[str, Any], meta: dict[str, Any]) -> None:

@@ -58,6 +58,8 @@ STAFF = {
     "municipality": ("municipality_coordinator",),
     "accountant": ("accountant",),
     "auditor": ("auditor",),
+    # a user whose other sessions an operation may end (POST /auth/sessions/end-others) without harming the rest
+    "bystander": ("teacher",),
 }
 TENANT_WIDE = {"municipality_coordinator", "accountant", "auditor"}
 
@@ -145,10 +147,12 @@ class AttackWorld:
         self.ids["provider"] = self.a["provider"]["id"]
         self.b_ids.update(user=self.b["teacher"]["id"], provider=self.b["provider"]["id"])
         with self.rt("identity").db.session() as s:
-            from services.identity.models import RoleGrant
+            from services.identity.models import RefreshSession, RoleGrant
 
             grant = s.execute(select(RoleGrant).where(RoleGrant.user_id == uuid.UUID(self.ids["user"]))).scalar_one()
             self.ids["grant"] = str(grant.id)
+            session_of = select(RefreshSession.id).where(RefreshSession.user_id == uuid.UUID(self.ids["user"]))
+            self.ids["session"] = str(s.execute(session_of.limit(1)).scalar_one())
 
     def login_again(self, user: dict[str, Any]) -> dict[str, str]:
         """Headers of a new session of this user (for calls that end the session they come with)."""

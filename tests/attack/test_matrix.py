@@ -154,6 +154,15 @@ EXPECTATIONS: dict[str, dict[str, Op]] = {
         "POST /auth/refresh": Op(PUBLIC, why="the refresh token in the body is the credential"),
         "POST /auth/logout": Op(SELF, why=EVERY_USER, body=lambda w: {}, own=True, fresh=True),
         "GET /auth/me": Op(SELF, why=EVERY_USER),
+        "PATCH /auth/me": Op(SELF, why=EVERY_USER, body=lambda w: {"language": "lv"}),
+        "GET /auth/sessions": Op(SELF, why=EVERY_USER),
+        "DELETE /auth/sessions/{session_id}": Op(
+            HIDDEN, why="every user ends only their own sessions", params={"session_id": "session"}
+        ),
+        "POST /auth/sessions/end-others": Op(SELF, who="bystander", why=EVERY_USER, own=True, fresh=True),
+        "POST /auth/password-reset": Op(PUBLIC, why="anyone may ask; the answer never tells who has an account"),
+        "POST /auth/links/inspect": Op(PUBLIC, why="the link's secret in the body is the credential"),
+        "POST /auth/links/complete": Op(PUBLIC, why="the link's secret in the body is the credential"),
         "POST /auth/password": Op(
             SELF,
             why=EVERY_USER,
@@ -212,6 +221,7 @@ EXPECTATIONS: dict[str, dict[str, Op]] = {
             HIDDEN, e="accountant", params={"user_id": "user", "grant_id": "grant"}
         ),
         "POST /users/{user_id}/sessions/revoke": Op(HIDDEN, e="accountant", params={"user_id": "user"}),
+        "POST /users/{user_id}/invite": Op(HIDDEN, e="accountant", params={"user_id": "user"}),
         "POST /users/{user_id}/unlock": Op(HIDDEN, e="accountant", params={"user_id": "user"}),
     },
     "plans": {

@@ -41,7 +41,7 @@ def test_every_process_and_job_runs_in_compose_with_the_same_command_and_nothing
 
 def test_every_queue_has_a_worker_and_every_service_an_api_in_both_runs():
     workers = {p["queue"] for p in SPEC["processes"] if p["kind"] == "worker"}
-    declared = {svc for svc in SPEC["services"]}
+    declared = {p["service"] for p in SPEC["processes"] if p["kind"] == "api"}
     # a queue that receives messages (a long lane too) needs a worker, once its service exists
     receiving = {spec.queue for spec in CONTRACT.tasks.values() if spec.service in declared}
     assert receiving <= workers, f"queues without a worker: {receiving - workers}"
@@ -66,7 +66,7 @@ def test_dependencies_wait_for_health_and_for_jobs_to_finish():
             wanted = "service_completed_successfully" if dep in ONE_SHOT else "service_healthy"
             assert cond == {"condition": wanted}, f"{name} -> {dep}"
     for p in SPEC["processes"]:
-        if p.get("service"):
+        if p.get("service") and SPEC["services"][p["service"]].get("database"):
             deps = SERVICES_IN_COMPOSE[p["name"]]["depends_on"]
             assert f"{p['service']}-migrate" in deps, f"{p['name']} starts before its migrations"
 
@@ -103,7 +103,7 @@ def _variables_the_code_reads() -> set[str]:
     pattern = re.compile(r"""(?:env\.\w+|os\.environ(?:\.get)?)[(\[]\s*["']([A-Z][A-Z0-9_]+)["']""")
     for path in [*(REPO / "services").rglob("*.py"), REPO / "deploy" / "gunicorn.conf.py"]:
         names |= set(pattern.findall(path.read_text()))
-    names |= {f"{svc.upper()}_DATABASE_URL" for svc in SPEC["services"]}
+    names |= {f"{svc.upper()}_DATABASE_URL" for svc, conf in SPEC["services"].items() if conf.get("database")}
     return names
 
 
@@ -125,9 +125,35 @@ def test_secrets_have_no_values_in_compose_or_the_example():
 
 
 def test_the_gateway_routes_every_service_and_its_docs():
-    for svc in SPEC["services"]:
+    for svc in (p["service"] for p in SPEC["processes"] if p["kind"] == "api"):
         assert f"location /api/{svc}/ {{" in NGINX
         assert f"proxy_pass http://{svc}-api:8000/;" in NGINX
         assert f"X-Forwarded-Prefix /api/{svc};" in NGINX
     assert "location /flower/" in NGINX and "location /mail/" in NGINX
     assert SERVICES_IN_COMPOSE["flower"]["environment"]["FLOWER_BASIC_AUTH"].startswith("${FLOWER_BASIC_AUTH:?")
+
+
+def test_the_gateway_serves_the_portal_at_the_root_and_the_apis_beside_it():
+    webs = [p for p in SPEC["processes"] if p["kind"] == "web"]
+    assert [p["service"] for p in webs] == ["portal"]
+    assert "location / {" in NGINX and "proxy_pass http://portal-web:8000;" in NGINX
+    # nginx picks the longest prefix: /api/<service>/ still reaches each API
+    assert NGINX.index("location /api/identity/") < NGINX.index("location / {")
+    portal = SERVICES_IN_COMPOSE["portal-web"]
+    assert portal["command"][-1] == "services.portal.wsgi:app"
+    assert portal["healthcheck"]["test"][-1] == "http://127.0.0.1:8000/readyz"
+    env = portal["environment"]
+    assert not [k for k in env if k.endswith("_DATABASE_URL")], "the portal reads no database"
+    for svc in SPEC["services"]:
+        if svc != "portal":
+            assert env[f"{svc.upper()}_API_URL"] == f"http://{svc}-api:8000"
+            assert f"{svc}-api" in portal["depends_on"]
+    assert env["PORTAL_SECRET_KEY"].startswith("${PORTAL_SECRET_KEY:?")
+    assert "portal-web" in SERVICES_IN_COMPOSE["gateway"]["depends_on"]
+
+
+def test_e_mails_link_to_the_portal_in_both_runs():
+    notifications = SERVICES_IN_COMPOSE["notifications-worker"]["environment"]
+    assert notifications["NOTIFICATIONS_LINK_BASE_URL"] == "${PUBLIC_BASE_URL}"
+    run = (REPO / "devstack" / "run.py").read_text()
+    assert 'env.setdefault("NOTIFICATIONS_LINK_BASE_URL", self.urls["portal"])' in run

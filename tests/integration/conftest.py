@@ -41,6 +41,7 @@ def identity_settings(make_database, redis_url) -> IdentitySettings:  # type: ig
         password_time_cost=1,
         password_memory_kib=1024,
         password_parallelism=1,
+        account_link_secret="identity-and-notifications-share-this-secret",
     )
 
 

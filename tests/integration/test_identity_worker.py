@@ -23,6 +23,7 @@ def identity_worker(identity_settings, client):  # type: ignore[no-untyped-def]
     env = {
         "IDENTITY_DATABASE_URL": identity_settings.database_url,
         "REDIS_URL": identity_settings.broker_url,
+        "ACCOUNT_LINK_SECRET": identity_settings.account_link_secret,
         "LOG_LEVEL": "INFO",
     }
     w = Worker("services.identity.worker", "identity", env, log_path("identity-worker"), concurrency=1)

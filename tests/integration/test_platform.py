@@ -35,6 +35,7 @@ def test_every_registered_task_is_in_the_contract_on_its_own_queue(identity_sett
     for service in WORKERS:
         monkeypatch.setenv(f"{service.upper()}_DATABASE_URL", identity_settings.database_url)
     monkeypatch.setenv("PERSON_HASH_SECRET", "x")
+    monkeypatch.setenv("ACCOUNT_LINK_SECRET", "x")
     monkeypatch.setenv("PERSONAL_CODE_KEY", "x")
     for service, module in WORKERS.items():
         worker = importlib.import_module(module)
@@ -79,6 +80,7 @@ def identity_server(identity_settings, client) -> Any:  # type: ignore[no-untype
         "IDENTITY_DATABASE_URL": identity_settings.database_url,
         "REDIS_URL": identity_settings.broker_url,
         "JWT_ISSUER": identity_settings.jwt_issuer,
+        "ACCOUNT_LINK_SECRET": identity_settings.account_link_secret,
         "PORT": str(port),
         "HOST": "127.0.0.1",
         "WEB_CONCURRENCY": "2",
@@ -169,7 +171,12 @@ def test_make_run_comes_up_the_first_steps_work_and_ctrl_c_leaves_nothing_runnin
         text = out.read_text()
         assert "docs http://127.0.0.1:" in text
         urls = _urls_from_env_file(root / "env.sh")
-        assert set(urls) == {"identity", "plans", "documents", "finance", "notifications"}, urls
+        assert set(urls) == {"identity", "plans", "documents", "finance", "notifications", "portal"}, urls
+        # the summary opens with where to go in a browser
+        lines = text.splitlines()
+        heading = lines.index("PuMPuRS is running / PuMPuRS darbojas:")
+        opening = [line for line in lines[:heading] if line.strip()][-1]
+        assert opening == f"Open {urls['portal']} / Atveriet {urls['portal']}", lines[heading - 3 : heading + 2]
         smoke(urls, env)  # raises on any step that fails; the upload must reach a verdict
 
         descendants = psutil.Process(proc.pid).children(recursive=True)

@@ -59,6 +59,7 @@ def test_a_traceback_a_worker_prints_is_one_json_event_with_the_whole_traceback(
         "PYTHONPATH": str(REPO),
         "IDENTITY_DATABASE_URL": "postgresql+psycopg://nobody@127.0.0.1:1/none",  # nothing connects
         "REDIS_URL": "redis://127.0.0.1:1/0",
+        "ACCOUNT_LINK_SECRET": "unit-test-account-link-secret",  # identity refuses to start without it
         "LOG_FORMAT": "json",
         "LOG_LEVEL": "INFO",
     }

@@ -27,6 +27,7 @@ def test_a_worker_without_loglevel_logs_at_log_level(level: str) -> None:
         **os.environ,
         "IDENTITY_DATABASE_URL": "postgresql+psycopg://nobody@127.0.0.1:1/none",  # nothing connects
         "REDIS_URL": "redis://127.0.0.1:1/0",
+        "ACCOUNT_LINK_SECRET": "x",
         "LOG_LEVEL": level,
     }
     done = subprocess.run([sys.executable, "-c", SCRIPT], cwd=REPO, env=env, capture_output=True, text=True, timeout=60)

@@ -71,3 +71,24 @@ CONTRACT.task(
     description="Delete refresh sessions and signing keys whose lifetime has ended.",
 )
 CONTRACT.schedule("identity-purge-expired-sessions", "identity.purge_expired_sessions", 3600.0)
+
+
+class AccountLinkMail(Payload):
+    """Mail a one-time account link: its id and facts only. The secret is derived from the id under the
+    shared ACCOUNT_LINK_SECRET (services/common/account_links.py), so no usable token travels here."""
+
+    link_id = fields.UUID(required=True)
+    user_id = fields.UUID(required=True)
+    purpose = fields.String(required=True, validate=validate.OneOf(["invitation", "password_reset"]))
+    email = fields.Email(required=True)
+    full_name = fields.String(required=True)
+    language = fields.String(required=True, validate=validate.OneOf(["lv", "en"]))
+    expires_at = fields.DateTime(required=True)
+
+
+CONTRACT.task(
+    "notifications.account_link",
+    version=1,
+    schema=AccountLinkMail,
+    description="E-mail a person their invitation or password-reset link (never muted by preferences).",
+)

@@ -54,6 +54,7 @@ def notifications_settings(make_database, redis_url, stack_env, identity_setting
         # the tests' own receiver listens on loopback; nothing else private is allowed
         webhook_allowed_networks=("127.0.0.0/8",),
         webhook_key=Fernet.generate_key().decode(),
+        account_link_secret=identity_settings.account_link_secret,
     )
 
 
@@ -70,6 +71,7 @@ def notifications_env(s: NotificationsSettings) -> dict[str, str]:
         "NOTIFICATIONS_WEBHOOK_TIMEOUT": str(s.webhook_timeout),
         "NOTIFICATIONS_WEBHOOK_ALLOWED_NETWORKS": ",".join(s.webhook_allowed_networks),
         "NOTIFICATIONS_WEBHOOK_KEY": s.webhook_key,
+        "ACCOUNT_LINK_SECRET": s.account_link_secret,
         "TASK_RETRY_BACKOFF": str(s.task_retry_backoff),
         "LOG_LEVEL": "INFO",
     }

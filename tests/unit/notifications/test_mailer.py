@@ -120,6 +120,7 @@ def test_a_ca_file_that_cannot_be_read_is_passing_trouble_not_a_silent_plain_sen
 def test_the_security_setting_and_the_older_starttls_one(monkeypatch, env, security):
     monkeypatch.setenv("NOTIFICATIONS_DATABASE_URL", "postgresql://x@localhost/n")
     monkeypatch.setenv("NOTIFICATIONS_WEBHOOK_KEY", Fernet.generate_key().decode())
+    monkeypatch.setenv("ACCOUNT_LINK_SECRET", "x")
     for name in ("SMTP_SECURITY", "SMTP_STARTTLS"):
         monkeypatch.delenv(name, raising=False)
     for name, value in env.items():
@@ -130,6 +131,7 @@ def test_the_security_setting_and_the_older_starttls_one(monkeypatch, env, secur
 def test_an_unknown_security_setting_is_refused_at_start(monkeypatch):
     monkeypatch.setenv("NOTIFICATIONS_DATABASE_URL", "postgresql://x@localhost/n")
     monkeypatch.setenv("NOTIFICATIONS_WEBHOOK_KEY", Fernet.generate_key().decode())
+    monkeypatch.setenv("ACCOUNT_LINK_SECRET", "x")
     monkeypatch.setenv("SMTP_SECURITY", "tls")
     with pytest.raises(EnvError):
         load_notifications_settings()
