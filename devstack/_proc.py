@@ -124,7 +124,8 @@ def kill_group(pgid: int) -> None:
 
 def _group_alive(pgid: int) -> bool:
     for proc in psutil.process_iter(["status"]):
-        with contextlib.suppress(psutil.Error):
+        # a process may end between the listing and getpgid: then it is not in the group any more
+        with contextlib.suppress(psutil.Error, ProcessLookupError):
             if os.getpgid(proc.pid) == pgid and proc.info["status"] != psutil.STATUS_ZOMBIE:
                 return True
     return False
