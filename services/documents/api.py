@@ -9,7 +9,6 @@ from typing import Any
 from flask import current_app
 from flask.views import MethodView
 from flask_smorest import Blueprint
-from marshmallow import ValidationError
 from sqlalchemy import select
 from webargs.flaskparser import FlaskParser
 from werkzeug.datastructures import CombinedMultiDict
@@ -19,6 +18,7 @@ from services.common.audit import audited
 from services.common.auth import current_principal, require_auth, require_roles
 from services.common.db import utcnow
 from services.common.errors import NotFound
+from services.common.months import MONTH_ERROR, MONTH_PATTERN, parse_month
 from services.common.pagination import paginate
 
 from . import access, packages, retention, uploads
@@ -34,12 +34,10 @@ from .schemas import (
     DownloadArgs,
     DownloadLinkSchema,
     DownloadRecordSchema,
-    Month,
     PackageArgs,
     PackageSchema,
     StatusChangeSchema,
     UploadForm,
-    UploadResultSchema,
     VersionForm,
     VersionSchema,
 )
@@ -87,10 +85,11 @@ def settings() -> DocumentsSettings:
     return current_app.extensions["settings"]
 
 
-def _store(form: dict[str, Any], **target: Any) -> dict[str, Any]:
+def _store(form: dict[str, Any], **target: Any) -> Any:
+    """Store the upload and answer the document itself, as `GET /documents/{id}` shows it."""
     upload = form.pop("file")
     runtime = rt()
-    return uploads.store_upload(
+    stored = uploads.store_upload(
         runtime.db,
         runtime.storage,
         runtime.outbox,
@@ -101,6 +100,7 @@ def _store(form: dict[str, Any], **target: Any) -> dict[str, Any]:
         metadata=form,
         **target,
     )
+    return stored["document"]
 
 
 @documents_blp.route("")
@@ -122,12 +122,12 @@ class Documents(MethodView):
     @require_roles(*UPLOADERS)
     @audited("document.uploaded")
     @documents_blp.arguments(UploadForm, location="multipart")
-    @documents_blp.response(201, UploadResultSchema)
+    @documents_blp.response(201, DocumentDetailSchema)
     @documents_blp.alt_response(422, description="Refused file or metadata; nothing stored")
     @documents_blp.alt_response(503, description="Storage unreachable; nothing stored (Retry-After)")
     @documents_blp.doc(security=BEARER)
     def post(self, form: dict[str, Any]) -> Any:
-        """Upload a document with its metadata; answers at once with status `received`."""
+        """Upload a document with its metadata; answers at once with the document, status `received`."""
         return _store(
             form, kind=form.pop("kind"), tenant_id=form.pop("tenant_id", None), school_id=form.pop("school_id", None)
         )
@@ -169,12 +169,13 @@ class Versions(MethodView):
     @require_roles(*UPLOADERS)
     @audited("document.version_added")
     @documents_blp.arguments(VersionForm, location="multipart")
-    @documents_blp.response(201, UploadResultSchema)
+    @documents_blp.response(201, DocumentDetailSchema)
     @documents_blp.alt_response(422, description="Refused file or metadata; nothing stored")
     @documents_blp.alt_response(503, description="Storage unreachable; nothing stored (Retry-After)")
     @documents_blp.doc(security=BEARER)
     def post(self, form: dict[str, Any], document_id: uuid.UUID) -> Any:
-        """Upload a new version (a fix, a better scan); metadata given here replaces the document's."""
+        """Upload a new version (a fix, a better scan); metadata given here replaces the document's; answers the
+        document with the new version current."""
         return _store(form, document_id=document_id)
 
 
@@ -289,7 +290,10 @@ class Audit(MethodView):
             )
 
 
-@packages_blp.route("/<month>")
+@packages_blp.route(
+    "/<month>",
+    parameters=[{"in": "path", "name": "month", "schema": {"type": "string", "pattern": MONTH_PATTERN}}],
+)
 class MonthlyPackage(MethodView):
     @require_auth
     @packages_blp.arguments(PackageArgs, location="query")
@@ -298,9 +302,9 @@ class MonthlyPackage(MethodView):
     def get(self, args: dict[str, Any], month: str) -> Any:
         """A tenant's (or a school's) expense package for a month (`YYYY-MM`): documents, status, what is missing."""
         try:
-            first = Month().deserialize(month)
-        except ValidationError:
-            raise access.invalid(month="A month as YYYY-MM. / Mēnesis formātā GGGG-MM.") from None
+            first = parse_month(month)
+        except ValueError:
+            raise access.invalid(month=MONTH_ERROR) from None
         principal = current_principal()
         tenant_id = packages.package_tenant(principal, args.get("tenant_id"))
         with rt().db.transaction() as session:

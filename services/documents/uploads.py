@@ -311,6 +311,7 @@ def finish(
         duplicate=bool(version.duplicate_of),
         source=source,
     )
+    session.refresh(doc, ["versions", "history"])  # the answer is the document as a read shows it
     return {
         "document": doc,
         "version": version,

@@ -241,7 +241,7 @@ class AttackWorld:
         expense = self.expense_form(pdf(marker="attack-world"))
         made = c.post("/documents", headers=self.a["coordinator"]["headers"], data=expense)
         assert made.status_code == 201, made.json
-        self.ids["document"] = made.json["document"]["id"]
+        self.ids["document"] = made.json["id"]
         attestation = {
             "kind": "attestation",
             "student_id": self.ids["student"],
@@ -255,7 +255,7 @@ class AttackWorld:
         }
         made = c.post("/documents", headers=self.a["accountant"]["headers"], data=attestation)
         assert made.status_code == 201, made.json
-        self.ids["attestation_document"] = made.json["document"]["id"]
+        self.ids["attestation_document"] = made.json["id"]
 
     def expense_form(self, data: bytes) -> dict[str, Any]:
         return {
@@ -279,7 +279,7 @@ class AttackWorld:
         made = self.clients["finance"].post(
             "/statements",
             headers=self.a["accountant"]["headers"],
-            json={"tenant_id": self.ids["tenant"], "month": f"{MONTH}-01"},
+            json={"tenant_id": self.ids["tenant"], "month": MONTH},
         )
         assert made.status_code == 201, made.json
         self.ids["statement"] = made.json["id"]

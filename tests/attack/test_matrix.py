@@ -417,7 +417,7 @@ EXPECTATIONS: dict[str, dict[str, Op]] = {
             REFUSED,
             who="accountant",
             e="director",
-            body=lambda w: {"tenant_id": w.ids["tenant"], "month": f"{MONTH}-01"},
+            body=lambda w: {"tenant_id": w.ids["tenant"], "month": MONTH},
         ),
         "GET /statements/{statement_id}": Op(
             HIDDEN, who="accountant", e="teacher", params={"statement_id": "statement"}

@@ -137,7 +137,7 @@ def test_over_http_a_coordinator_uploads_downloads_and_loses_access_on_logout(se
         files={"file": ("rēķins.pdf", io.BytesIO(data), "application/octet-stream")},
     )
     assert resp.status_code == 201, resp.text
-    doc_id = resp.json()["document"]["id"]
+    doc_id = resp.json()["id"]
     link = requests.get(f"{servers['documents']}/documents/{doc_id}/download", headers=auth, timeout=10).json()
     assert requests.get(link["url"], timeout=10).content == data
     admin = requests.post(

@@ -92,7 +92,7 @@ def test_a_verdict_delivered_twice_changes_the_status_and_the_history_once(
     documents, docs_runtime, school_world, documents_worker
 ):
     coordinator = school_world["coordinator"]
-    doc = upload(documents, coordinator, samples.pdf(), **expense_form()).json["document"]
+    doc = upload(documents, coordinator, samples.pdf(), **expense_form()).json
     needs_fix = verdict(doc, "needs_fix")
     send(docs_runtime, needs_fix)
     send(docs_runtime, needs_fix)  # at-least-once delivery: the same message again
@@ -144,7 +144,7 @@ def test_a_verdict_delivered_twice_changes_the_status_and_the_history_once(
 def test_a_verdict_for_a_document_of_another_tenant_is_a_dead_letter_not_a_change(
     documents, docs_runtime, school_world, documents_worker
 ):
-    doc = upload(documents, school_world["coordinator"], samples.pdf(), **expense_form()).json["document"]
+    doc = upload(documents, school_world["coordinator"], samples.pdf(), **expense_form()).json
     forged = verdict({**doc, "tenant_id": school_world["other_tenant"]["id"]}, "accepted")
     send(docs_runtime, forged)
 

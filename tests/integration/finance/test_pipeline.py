@@ -46,7 +46,7 @@ def accepted_attestation(
         categories=categories,
     )
     assert attestation.status_code == 201, attestation.json
-    att_id: str = attestation.json["document"]["id"]
+    att_id: str = attestation.json["id"]
     wait_for(lambda: doc_status(docs, att_id) == "accepted", timeout=30, message="the attestation accepted")
     return att_id
 
@@ -67,7 +67,7 @@ def test_an_upload_is_checked_by_finance_and_the_verdict_reaches_documents(
     form = expense_form(student_id=plan["student_id"], plan_id=plan["plan_id"], category="meals", amount="12.30")
     receipt = upload(documents, coordinator, samples.pdf(marker="kvits-1"), **form)
     assert receipt.status_code == 201
-    doc_id = receipt.json["document"]["id"]
+    doc_id = receipt.json["id"]
     wait_for(lambda: doc_status(docs, doc_id) == "accepted", timeout=30, message="finance's verdict in documents")
     with docs.db.session() as s:
         change = s.execute(
@@ -75,7 +75,7 @@ def test_an_upload_is_checked_by_finance_and_the_verdict_reaches_documents(
         ).scalar_one()
         assert len(change.reasons) == 8 and {r["outcome"] for r in change.reasons} == {"pass"}
     again = upload(documents, coordinator, samples.pdf(marker="kvits-2"), **{**form, "amount": "5.00"})
-    again_id = again.json["document"]["id"]
+    again_id = again.json["id"]
     wait_for(lambda: doc_status(docs, again_id) == "rejected", timeout=30, message="the double claim rejected")
     shown = documents.get(f"/documents/{again_id}/history", headers=coordinator["headers"]).json
     reasons = {r["rule_id"]: r for r in shown[-1]["reasons"]}
@@ -190,7 +190,7 @@ def test_an_invoice_with_lines_becomes_one_checked_claim_per_line(
     )
     invoice = upload(documents, coordinator, samples.pdf(marker="rekins-rindas"), **form)
     assert invoice.status_code == 201, invoice.json
-    doc_id = invoice.json["document"]["id"]
+    doc_id = invoice.json["id"]
     wait_for(lambda: doc_status(docs, doc_id) == "accepted", timeout=30, message="finance's verdict in documents")
     with fin_runtime.db.session() as s:
         claims = s.execute(select(Claim).where(Claim.document_id == uuid.UUID(doc_id)).order_by(Claim.line)).scalars()

@@ -9,12 +9,14 @@ from datetime import date
 from decimal import Decimal
 
 import pytest
+from marshmallow import ValidationError
 
 from services.common.contracts import CONTRACT
 from services.common.errors import ApiError
 from services.finance import programme
 from services.finance.render import LISTING_BLOCK, Line, StatementData, listing, render_csv, render_pdf, render_xlsx
-from services.finance.schemas import MonthField
+from services.common.months import Month
+from services.finance.schemas import ClaimSchema, StatementCreateSchema
 
 pytestmark = pytest.mark.unit
 
@@ -132,6 +134,16 @@ def test_the_pdf_holds_every_line_and_the_totals():
         assert line in text
 
 
-def test_a_month_is_read_as_its_first_day():
-    field = MonthField()
-    assert field.deserialize("2026-10") == date(2026, 10, 1) and field.deserialize("2026-10-17") == date(2026, 10, 1)
+def test_a_month_is_one_form_everywhere_yyyy_mm_in_and_out():
+    """Issue 13: claims answered 2026-10-01 and statements took a date; now YYYY-MM both ways, nothing else."""
+    field = Month()
+    assert field.deserialize("2026-10") == date(2026, 10, 1)
+    for wrong in ("2026-10-17", "2026-10-01", "2026-13", "26-10", "2026-1"):
+        with pytest.raises(ValidationError):
+            field.deserialize(wrong)
+    assert ClaimSchema().dump({"month": date(2026, 10, 1)})["month"] == "2026-10"
+    assert StatementCreateSchema().load({"tenant_id": str(uuid.uuid4()), "month": "2026-10"})["month"] == date(
+        2026, 10, 1
+    )
+    with pytest.raises(ValidationError):
+        StatementCreateSchema().load({"tenant_id": str(uuid.uuid4()), "month": "2026-10-01"})
