@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-
 from marshmallow import Schema, fields, validate
 
 from services.common.contracts.finance import REVIEW_VERDICTS, RULE_OUTCOMES

@@ -13,9 +13,9 @@ from marshmallow import ValidationError
 
 from services.common.contracts import CONTRACT
 from services.common.errors import ApiError
+from services.common.months import Month
 from services.finance import programme
 from services.finance.render import LISTING_BLOCK, Line, StatementData, listing, render_csv, render_pdf, render_xlsx
-from services.common.months import Month
 from services.finance.schemas import ClaimSchema, StatementCreateSchema
 
 pytestmark = pytest.mark.unit
