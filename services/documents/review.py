@@ -1,4 +1,5 @@
-"""Finance's verdicts: the review status of a document and its history, changed once per verdict."""
+"""Verdicts (finance's on evidence, plans' on applications): a document's review status and its history,
+changed once per verdict."""
 
 from __future__ import annotations
 
@@ -42,9 +43,10 @@ def apply_verdict(session: Session, payload: dict[str, Any], message_id: str | N
     if version > doc.current_version:
         raise UnknownDocument(f"document {doc.id} has no version {version}")
     reasons = reasons_json(payload["reasons"])
+    source = payload.get("source") or "finance"
     last = session.execute(
         select(StatusChange)
-        .where(StatusChange.document_id == doc.id, StatusChange.version == version, StatusChange.source == "finance")
+        .where(StatusChange.document_id == doc.id, StatusChange.version == version, StatusChange.source == source)
         .order_by(StatusChange.id.desc())
         .limit(1)
     ).scalar_one_or_none()
@@ -59,7 +61,7 @@ def apply_verdict(session: Session, payload: dict[str, Any], message_id: str | N
             from_status=doc.status,
             to_status=payload["status"],
             applied=current,
-            source="finance",
+            source=source,
             reasons=reasons,
             message_id=message_id,
             at=payload["decided_at"],

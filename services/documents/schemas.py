@@ -9,7 +9,12 @@ from flask_smorest.fields import Upload
 from marshmallow import RAISE, Schema, ValidationError, fields, validate
 
 from services.common.audit_api import AuditRecordSchema
-from services.common.contracts.documents import COMPENSATION_CATEGORIES, DOCUMENT_KINDS, EXPENSE_CATEGORIES
+from services.common.contracts.documents import (
+    APPLICATION_SIGNERS,
+    COMPENSATION_CATEGORIES,
+    DOCUMENT_KINDS,
+    EXPENSE_CATEGORIES,
+)
 from services.common.months import Month
 from services.common.pagination import PageArgs, page_schema
 
@@ -69,6 +74,11 @@ class MetadataFields(Strict):
         fields.String(validate=validate.OneOf(COMPENSATION_CATEGORIES)),
         metadata={"description": "attestations: the costs it covers (repeat the field)"},
     )
+    signer = fields.String(
+        validate=validate.OneOf(APPLICATION_SIGNERS),
+        metadata={"description": "applications: who signed it (a parent or guardian for a minor, an adult student)"},
+    )
+    signed_on = fields.Date(metadata={"description": "applications: the day it was signed"})
     lines = ClaimLines(
         metadata={
             "type": "string",
@@ -141,6 +151,8 @@ class DocumentSchema(Schema):
     valid_from = fields.Date(allow_none=True)
     valid_to = fields.Date(allow_none=True)
     issuer = fields.String(allow_none=True)
+    signer = fields.String(allow_none=True)
+    signed_on = fields.Date(allow_none=True)
     categories = fields.List(fields.String())
     lines = fields.List(fields.Nested(ClaimLineOut), allow_none=True)
     current_version = fields.Integer()

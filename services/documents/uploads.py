@@ -24,7 +24,7 @@ from services.common.db import Database, utcnow
 from services.common.messaging import Outbox
 
 from . import access, filecheck
-from .kinds import CHECK_EXPENSE, KINDS, REGISTER_ATTESTATION
+from .kinds import CHECK_EXPENSE, KINDS, REGISTER_APPLICATION, REGISTER_ATTESTATION
 from .models import ABANDONED, ACTIVE, RECEIVED, STORED, UPLOADING, Document, DocumentVersion, StatusChange
 from .retention import today
 from .settings import DocumentsSettings
@@ -44,6 +44,8 @@ METADATA = (
     "categories",
     "issuer",
     "lines",
+    "signer",
+    "signed_on",
 )
 MAX_AMOUNT = Decimal("1000000.00")
 
@@ -325,7 +327,7 @@ def encode_changes(changes: dict[str, Any]) -> dict[str, Any]:
 
 
 _UUIDS = ("student_id", "plan_id")
-_DATES = ("month", "issued_on", "valid_from", "valid_to")
+_DATES = ("month", "issued_on", "valid_from", "valid_to", "signed_on")
 
 
 def decode_changes(raw: dict[str, Any]) -> dict[str, Any]:
@@ -349,7 +351,8 @@ def apply_changes(doc: Document, changes: dict[str, Any]) -> None:
 
 
 def finance_payload(doc: Document, version: DocumentVersion) -> dict[str, Any]:
-    """The facts finance checks, per the contract; ids and the checksum, never a name or the bytes."""
+    """The facts finance (or plans, for an application) checks, per the contract; ids and the checksum, never a
+    name or the bytes."""
     body: dict[str, Any] = {
         "document_id": str(doc.id),
         "version": version.number,
@@ -373,6 +376,8 @@ def finance_payload(doc: Document, version: DocumentVersion) -> dict[str, Any]:
             categories=list(doc.categories or []),
             issuer=doc.issuer,
         )
+    elif KINDS[doc.kind].message == REGISTER_APPLICATION:
+        body.update(plan_id=str(doc.plan_id), signer=doc.signer, signed_on=doc.signed_on)
     else:
         body.update(kind=doc.kind, plan_id=str(doc.plan_id), category=doc.category, month=doc.month, amount=doc.amount)
         if doc.lines:

@@ -155,3 +155,21 @@ def test_a_verdict_for_a_document_of_another_tenant_is_a_dead_letter_not_a_chang
 
     wait_for(dead_lettered, timeout=30, message="the forged verdict to be dead-lettered")
     assert status(docs_runtime, doc["id"]) == "received"
+
+
+def test_plans_verdict_on_an_application_is_kept_as_plans_own(documents, docs_runtime, school_world, documents_worker):
+    """Issue 13: plans decides whether an application fits its plan; the history says plans decided."""
+    coordinator = school_world["coordinator"]
+    form = {"kind": "application", "student_id": str(uuid.uuid4()), "plan_id": str(uuid.uuid4())}
+    doc = upload(
+        documents, coordinator, samples.pdf(), "iesniegums.pdf", **form, signer="parent", signed_on="2026-09-02"
+    )
+    fits = [{**REASONS[0], "rule_id": "application.on_file", "explanation_en": "The application is on file."}]
+    message = verdict(doc.json, "accepted", reasons=fits)
+    message["payload"]["source"] = "plans"
+    send(docs_runtime, message)
+    wait_for(lambda: status(docs_runtime, doc.json["id"]) == "accepted", timeout=30, message="plans' verdict")
+    assert [(h.source, h.to_status) for h in history(docs_runtime, doc.json["id"])] == [
+        ("upload", "received"),
+        ("plans", "accepted"),
+    ]

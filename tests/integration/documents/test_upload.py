@@ -172,7 +172,7 @@ def test_the_check_message_is_sent_once_after_commit_with_the_facts_and_no_file_
     assert "Anna" not in str(message) and "filename" not in body
 
 
-def test_an_attestation_registers_with_finance_and_an_application_sends_nothing(
+def test_an_attestation_registers_with_finance_and_an_application_is_announced_to_plans(
     documents, docs_runtime, documents_settings, school_world
 ):
     student = str(uuid.uuid4())
@@ -194,16 +194,46 @@ def test_an_attestation_registers_with_finance_and_an_application_sends_nothing(
     [message] = queued(documents_settings.broker_url, "finance", "finance.register_attestation")
     assert message["payload"]["categories"] == ["meals", "public_transport"]
     assert message["payload"]["valid_to"] == "2026-12-31" and message["payload"]["student_id"] == student
+    # issue 13: an application is for a plan, says who signed it and when, and plans learns of it by message
+    form = {"kind": "application", "student_id": student}
+    bare = upload(documents, school_world["coordinator"], samples.pdf(marker="iesniegums"), "iesniegums.pdf", **form)
+    assert bare.status_code == 422 and set(bare.json["errors"]) == {"plan_id", "signer", "signed_on"}
+    wrong = upload(
+        documents,
+        school_world["coordinator"],
+        samples.pdf(),
+        "i.pdf",
+        **form,
+        plan_id=str(uuid.uuid4()),
+        signer="neighbour",
+        signed_on="2026-09-02",
+    )
+    assert wrong.status_code == 422 and set(wrong.json["errors"]) == {"signer"}
+    plan_id = str(uuid.uuid4())
     app = upload(
         documents,
         school_world["coordinator"],
         samples.pdf(marker="iesniegums"),
         "iesniegums.pdf",
-        kind="application",
-        student_id=student,
+        **form,
+        plan_id=plan_id,
+        signer="parent",
+        signed_on="2026-09-02",
     )
     assert app.status_code == 201 and app.json["status"] == "received"
-    assert len(outbox_rows(docs_runtime)) == 1
+    assert (app.json["signer"], app.json["signed_on"], app.json["plan_id"]) == ("parent", "2026-09-02", plan_id)
+    assert len(outbox_rows(docs_runtime)) == 2
+    # read from the outbox: a plans worker of another test package may already have taken it off the queue
+    [announced] = outbox_rows(docs_runtime, "plans.register_application")
+    body = announced.payload
+    assert (body["document_id"], body["version"], body["plan_id"], body["student_id"]) == (
+        app.json["id"],
+        1,
+        plan_id,
+        student,
+    )
+    assert (body["signer"], body["signed_on"], body["school_id"]) == ("parent", "2026-09-02", school_world["school"])
+    assert "iesniegums" not in str(announced)  # ids and facts, never the file's name or bytes
 
 
 def test_the_same_bytes_again_in_a_tenant_are_stored_again_and_flagged_to_the_uploader_and_finance(
