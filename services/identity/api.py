@@ -16,7 +16,7 @@ from services.common.pagination import paginate
 from services.common.revocation import RevocationList
 from services.common.runtime import ServiceRuntime
 
-from . import admin, keys, sessions
+from . import admin, directory, keys, sessions
 from .models import User
 from .ratelimit import RateLimiter
 from .schemas import (
@@ -32,6 +32,8 @@ from .schemas import (
     SchoolSchema,
     SchoolUpdateSchema,
     SessionsEndedSchema,
+    StaffListArgs,
+    StaffPage,
     TenantCreateSchema,
     TenantListArgs,
     TenantPage,
@@ -52,6 +54,12 @@ auth_blp = Blueprint("auth", __name__, url_prefix="/auth", description="Login, t
 keys_blp = Blueprint("keys", __name__, description="Token signing keys (JWKS).")
 tenants_blp = Blueprint("tenants", __name__, description="Municipalities, vocational schools and their schools.")
 users_blp = Blueprint("users", __name__, url_prefix="/users", description="Users and their role grants.")
+staff_blp = Blueprint(
+    "staff",
+    __name__,
+    url_prefix="/staff",
+    description="A school's staff for pickers (names and roles only). / Skolas darbinieki izvēlei.",
+)
 
 
 def rt() -> ServiceRuntime:
@@ -388,4 +396,22 @@ class UserSessionsRevoke(MethodView):
         return {"ended": len(ended)}
 
 
-BLUEPRINTS = (auth_blp, keys_blp, tenants_blp, users_blp)
+# ---- the staff directory ----------------------------------------------------------------------
+
+
+@staff_blp.route("")
+class Staff(MethodView):
+    @staff_blp.arguments(StaffListArgs, location="query")
+    @staff_blp.response(200, StaffPage)
+    @staff_blp.doc(security=BEARER)
+    def get(self, args: dict[str, Any]) -> Any:
+        """List your school's staff with their roles there (filter by role, name): who a plan's provider can be."""
+        principal = current_principal()
+        with rt().db.transaction() as session:
+            school = directory.staff_school(session, principal, args.get("school_id"))
+            page = paginate(session, directory.staff_query(school, args), args["page"], args["page_size"])
+            page["items"] = [directory.staff_entry(user, school) for user in page["items"]]
+            return page
+
+
+BLUEPRINTS = (auth_blp, keys_blp, tenants_blp, users_blp, staff_blp)

@@ -200,6 +200,27 @@ class UserListArgs(PageArgs):
 UserPage = page_schema(UserSchema, "UserPage")
 
 
+class StaffListArgs(PageArgs):
+    class Meta:
+        unknown = RAISE
+
+    school_id = fields.UUID(metadata={"description": "needed only when you work in several schools (or none)"})
+    role = fields.String(validate=validate.OneOf(ROLES), metadata={"description": "e.g. support_provider"})
+    q = fields.String(validate=validate.Length(min=1, max=100), metadata={"description": "part of a name"})
+
+
+class StaffMemberSchema(Schema):
+    """A person of the school as a picker shows them: no e-mail, no other contact data."""
+
+    user_id = fields.UUID(metadata={"description": "the provider_id of an agreement or a consultation"})
+    full_name = fields.String()
+    school_id = fields.UUID()
+    roles = fields.List(fields.String(), metadata={"description": "the roles held in this school"})
+
+
+StaffPage = page_schema(StaffMemberSchema, "StaffPage")
+
+
 class SessionsEndedSchema(Schema):
     ended = fields.Integer()
 

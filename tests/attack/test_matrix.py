@@ -186,6 +186,9 @@ EXPECTATIONS: dict[str, dict[str, Op]] = {
             params={"tenant_id": "tenant"},
             body=lambda w: {"name": "Jauna skola", "registration_number": "40900099999"},
         ),
+        "GET /staff": Op(
+            LISTED, who="preparer", why="every user of a school lists its staff", query={"school_id": "school"}
+        ),
         "GET /users": Op(LISTED, e="teacher", query={"tenant_id": "tenant"}),
         "POST /users": Op(
             REFUSED,

@@ -133,7 +133,11 @@ class World:
             return str(sc.id)
 
     def user(
-        self, tenant: dict[str, Any] | None, *grants: dict[str, Any], password: str = "user-password-123"
+        self,
+        tenant: dict[str, Any] | None,
+        *grants: dict[str, Any],
+        password: str = "user-password-123",
+        full_name: str = "Test User",
     ) -> dict[str, Any]:
         email = f"u{uuid.uuid4().hex[:10]}@example.test"
         with self.runtime.db.session() as s:
@@ -144,7 +148,7 @@ class World:
                 SYSTEM,
                 {
                     "email": email,
-                    "full_name": "Test User",
+                    "full_name": full_name,
                     "password": password,
                     "tenant_id": uuid.UUID(tenant["id"]) if tenant else None,
                     "roles": [_grant(g) for g in grants],
