@@ -242,7 +242,8 @@ class Tenants(MethodView):
     @tenants_blp.response(201, TenantSchema)
     @tenants_blp.doc(security=BEARER)
     def post(self, data: dict[str, Any]) -> Any:
-        """Create a municipality or a state vocational school (platform admin)."""
+        """Create a municipality or a state vocational school (platform admin); a vocational school is its own
+        school too, and the answer carries that school record (`school`)."""
         with rt().db.transaction() as session:
             tenant = admin.create_tenant(session, rt().outbox, current_principal(), data)
             return tenant

@@ -104,6 +104,15 @@ class TenantSchema(Schema):
     student_count = fields.Integer()
     active = fields.Boolean()
     schools = fields.List(fields.Nested(SchoolSchema))
+    school = fields.Nested(
+        SchoolSchema,
+        attribute="own_school",
+        allow_none=True,
+        metadata={
+            "description": "a vocational school's own school record, made with the tenant (its students, plans "
+            "and school roles name this school_id); null for a municipality, whose schools are added under it"
+        },
+    )
     created_at = fields.DateTime()
     updated_at = fields.DateTime()
 
