@@ -17,11 +17,12 @@ from services.common import audit
 from services.common.audit import audited
 from services.common.auth import current_principal, require_auth, require_roles
 from services.common.db import utcnow
-from services.common.errors import NotFound
+from services.common.errors import ApiError, NotFound
 from services.common.months import MONTH_ERROR, MONTH_PATTERN, parse_month
 from services.common.pagination import paginate
+from services.common.web import accepts_body_up_to
 
-from . import access, packages, retention, uploads
+from . import access, filecheck, packages, retention, uploads
 from .kinds import UPLOADERS
 from .models import AuditEvent, Document, DocumentVersion, Download, StatusChange
 from .runtime import DocumentsRuntime
@@ -85,6 +86,24 @@ def settings() -> DocumentsSettings:
     return current_app.extensions["settings"]
 
 
+# room for the form fields and multipart framing around the file itself
+FORM_OVERHEAD = 256 * 1024
+
+
+def _upload_limit() -> int:
+    return settings().max_upload_bytes + FORM_OVERHEAD
+
+
+def _file_too_large(_limit: int) -> ApiError:
+    """413 with the file's own limit: the body is over it with any form around it, so it is not read."""
+    refused = filecheck.too_large(settings().max_upload_bytes)
+    refused.status = 413
+    return refused
+
+
+uploads_fit = accepts_body_up_to(_upload_limit, _file_too_large)
+
+
 def _store(form: dict[str, Any], **target: Any) -> Any:
     """Store the upload and answer the document itself, as `GET /documents/{id}` shows it."""
     upload = form.pop("file")
@@ -119,6 +138,7 @@ class Documents(MethodView):
         with rt().db.transaction() as session:
             return paginate(session, query, args["page"], args["page_size"])
 
+    @uploads_fit
     @require_roles(*UPLOADERS)
     @audited("document.uploaded")
     @documents_blp.arguments(UploadForm, location="multipart")
@@ -166,6 +186,7 @@ class Versions(MethodView):
             doc = access.visible_document(session, current_principal(), document_id)
             return doc.stored_versions
 
+    @uploads_fit
     @require_roles(*UPLOADERS)
     @audited("document.version_added")
     @documents_blp.arguments(VersionForm, location="multipart")

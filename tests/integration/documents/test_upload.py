@@ -101,9 +101,9 @@ def test_one_byte_over_a_small_limit_is_refused_and_the_limit_itself_is_accepted
     over = upload(small, school_world["coordinator"], data + b"\n", **expense_form())
     assert over.status_code == 422 and over.json["code"] == "file_too_large"
     assert over.json["max_bytes"] == len(data)
-    # a body far over the limit is cut off while it is read, with the same answer
+    # a body far over the limit is refused by its length before it is read: 413, with the same code
     huge = upload(small, school_world["coordinator"], data + bytes(2 * 1024 * 1024), **expense_form())
-    assert huge.status_code == 422 and huge.json["code"] == "file_too_large"
+    assert huge.status_code == 413 and huge.json["code"] == "file_too_large" and huge.json["max_bytes"] == len(data)
 
 
 def test_metadata_a_kind_needs_is_checked_before_anything_is_stored(documents, docs_runtime, school_world):
