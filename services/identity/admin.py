@@ -61,6 +61,7 @@ def tenant_payload(tenant: Tenant) -> dict[str, Any]:
         "revision": tenant.revision,
         "kind": tenant.kind,
         "name": tenant.name,
+        "registration_number": tenant.registration_number,
         "region": tenant.region,
         "student_count": tenant.student_count,
         "active": tenant.active,

@@ -116,7 +116,13 @@ class World:
                     "student_count": 100,
                 },
             )
-            return {"id": str(t.id), "region": t.region, "kind": t.kind, "schools": [str(x.id) for x in t.schools]}
+            return {
+                "id": str(t.id),
+                "region": t.region,
+                "kind": t.kind,
+                "registration_number": t.registration_number,
+                "schools": [str(x.id) for x in t.schools],
+            }
 
     def school(self, tenant: dict[str, Any]) -> str:
         with self.runtime.db.session() as s:

@@ -4,6 +4,7 @@ to documents; a month's statement is built, stored through documents, and built 
 from __future__ import annotations
 
 import hashlib
+import io
 import uuid
 from datetime import date
 from typing import Any
@@ -127,7 +128,13 @@ def test_a_statement_is_stored_through_documents_and_built_again_byte_for_byte(
     wait_for(stored, timeout=30, message="the three files stored as statement documents")
     csv_bytes = _stored_bytes(docs, files["csv"]["document_id"])
     assert hashlib.sha256(csv_bytes).hexdigest() == files["csv"]["sha256"] == st["csv_sha256"]
-    assert _stored_bytes(docs, files["pdf"]["document_id"]).startswith(b"%PDF")
+    pdf = _stored_bytes(docs, files["pdf"]["document_id"])
+    assert pdf.startswith(b"%PDF")
+    # issue 13: the institution's registration number, as identity publishes it, on the statement people sign
+    from pypdf import PdfReader
+
+    text = "".join(p.extract_text() for p in PdfReader(io.BytesIO(pdf)).pages)
+    assert f"Registration No. {tenant['registration_number']}" in text and "Psihologs" in text
     with fin_runtime.db.session() as s:  # generated again from the same data: the same bytes
         assert render_csv(statements.compute(s, uuid.UUID(tenant["id"]), date(2026, 10, 1))) == csv_bytes
     text = csv_bytes.decode()

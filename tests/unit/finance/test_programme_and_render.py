@@ -74,7 +74,9 @@ def test_money_is_never_a_float():
 
 
 def _data(lines: list[Line]) -> StatementData:
-    return StatementData("t-1", "Ventspils novads", date(2026, 10, 1), lines, example_values=True)
+    return StatementData(
+        "t-1", "Ventspils novads", date(2026, 10, 1), lines, example_values=True, registration_number="90000051525"
+    )
 
 
 LINES = [
@@ -111,7 +113,12 @@ def test_the_xlsx_holds_the_lines_totals_and_the_example_mark():
     wb = load_workbook(io.BytesIO(render_xlsx(_data(LINES))))
     assert wb.sheetnames == ["Rindas", "Kategorijas", "Izglītojamie"]
     rows = list(wb["Rindas"].iter_rows(values_only=True))
-    assert "EXAMPLE" in rows[1][0] and rows[-1][0] == "total" and Decimal(str(rows[-1][-1])) == Decimal("152.30")
+    assert rows[1][:2] == ("Reģistrācijas Nr. / Registration No.", "90000051525")
+    assert rows[2][:2] == ("Periods / Period", "01.10.2026.–31.10.2026.")
+    assert "EXAMPLE" in rows[3][0] and rows[-1][0] == "total" and Decimal(str(rows[-1][-1])) == Decimal("152.30")
+    cats = list(wb["Kategorijas"].iter_rows(values_only=True))
+    assert cats[0] == ("category", "Kategorija", "Category", "amount")
+    assert ("meals", "Ēdināšana", "Meals") in [c[:3] for c in cats]
 
 
 def test_the_pdf_lists_lines_as_aligned_columns_in_short_blocks():
@@ -130,8 +137,36 @@ def test_the_pdf_holds_every_line_and_the_totals():
 
     text = "".join(p.extract_text() for p in PdfReader(io.BytesIO(render_pdf(_data(LINES)))).pages)
     assert "Ventspils novads" in text and "EXAMPLE" in text
-    for line in ("Konsultācijas", "psychologist", "doc-9", "plan_preparation", "152.30"):
+    for line in ("Konsultācijas", "Psihologs", "doc-9", "Plāna sagatavošana un uzraudzība", "152.30"):
         assert line in text
+
+
+def test_the_pdf_people_read_and_sign_names_things_in_latvian_with_english_and_is_reproducible():
+    """Issue 13: codes (public_transport, psychologist) in a Latvian document; no registration number, period,
+    page numbers or signature lines. The same data still gives the same bytes."""
+    from pypdf import PdfReader
+
+    body = render_pdf(_data(LINES))
+    assert render_pdf(_data(list(reversed(LINES)))) == body
+    pages = PdfReader(io.BytesIO(body)).pages
+    text = "".join(p.extract_text() for p in pages)
+    for code in ("public_transport", "psychologist", "plan_preparation"):
+        assert code not in text
+    for lv, en in (
+        ("Sabiedriskā transporta biļetes", "Public transport tickets"),
+        ("Ēdināšana", "Meals"),
+        ("Psihologs", "Psychologist"),
+        ("Plāna sagatavošana un uzraudzība", "Plan preparation and supervision"),
+    ):
+        assert lv in text and en in text
+    assert "Reģistrācijas Nr. / Registration No. 90000051525" in text
+    assert "Periods / Period 01.10.2026.–31.10.2026." in text
+    assert f"Lapa 1 no {len(pages)} / Page 1 of {len(pages)}" in pages[0].extract_text()
+    for line in ("Sagatavoja / Prepared by", "Apstiprināja / Approved by", "Datums / Date", "paraksts / signature"):
+        assert line in text
+    unknown = render_pdf(StatementData("t-2", "Jelgavas tehnikums", date(2026, 2, 1), LINES))
+    unknown_text = "".join(p.extract_text() for p in PdfReader(io.BytesIO(unknown)).pages)
+    assert "nav zināms / not known yet" in unknown_text and "01.02.2026.–28.02.2026." in unknown_text
 
 
 def test_a_month_is_one_form_everywhere_yyyy_mm_in_and_out():
