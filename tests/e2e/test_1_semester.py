@@ -122,8 +122,9 @@ def people_and_places(s: Semester) -> None:
             "student_count": 500,
         },
     )
-    [b_school] = s.b["schools"]  # a vocational school is its own tenant and its own school
-    s.sb = b_school["id"]
+    # a vocational school is its own tenant and its own school: the answer carries that school record
+    assert s.b["school"] is not None and [s.b["school"]] == s.b["schools"]
+    s.sb = s.b["school"]["id"]
     s.r_k = api.user(admin, "regional_kurzeme", None, {"role": "regional_coordinator", "region": "kurzeme"})
     s.r_z = api.user(admin, "regional_zemgale", None, {"role": "regional_coordinator", "region": "zemgale"})
     # the region's coordinator adds the municipality's second school and its coordinator
@@ -281,8 +282,11 @@ def draft(
         api.post(
             "plans", f"/plans/{plan['id']}/measures", as_=preparer, json={**body, "risk_ids": [risk_ids[m["risk"]]]}
         )
-    signed = {"application_signer": signer, "application_signed_on": s.today.isoformat()}
-    return api.patch("plans", f"/plans/{plan['id']}", as_=preparer, json=signed)  # type: ignore[no-any-return]
+    early = api.raw("POST", "plans", f"/plans/{plan['id']}/submit", as_=preparer, json={})
+    assert early.status_code == 409 and early.json()["code"] == "application_missing"  # it says what to do
+    # one action: the signed application uploaded for the plan; plans learns of it from documents
+    scan = samples.pdf(marker=f"iesniegums {plan['id']}")
+    return api.file_application(preparer, plan, signer, s.today, scan)  # type: ignore[no-any-return]
 
 
 def act(s: Semester, plan: dict[str, Any], action: str, who: Person, comment: str | None = None) -> dict[str, Any]:
@@ -447,13 +451,16 @@ def measure(plan: dict[str, Any], kind: str = "consultation") -> str:
 def delivery(s: Semester) -> None:
     """Agreements start the plans; consultations on the KA form, one remote under the director's order."""
     api, today = s.api, s.today.isoformat()
-    for plan, provider in ((s.plan1, s.sp1), (s.plan2, s.sp2), (s.planb, s.spb)):
+    for plan, provider, preparer in ((s.plan1, s.sp1, s.p1), (s.plan2, s.sp2, s.p2), (s.planb, s.spb, s.pb)):
         plan_now = api.get("plans", f"/plans/{plan['id']}", as_=provider)
+        # the preparer finds the provider in the school's staff directory, as a picker would
+        [picked] = api.get("identity", "/staff?role=support_provider", as_=preparer)["items"]
+        assert picked["user_id"] == provider.id and set(picked) == {"user_id", "full_name", "school_id", "roles"}
         api.post(
             "plans",
             f"/plans/{plan['id']}/agreements",
             as_=provider,
-            json={"measure_id": measure(plan_now), "provider_id": provider.id, "signed_on": today},
+            json={"measure_id": measure(plan_now), "provider_id": picked["user_id"], "signed_on": today},
         )
         assert api.get("plans", f"/plans/{plan['id']}", as_=provider)["status"] == "in_progress"
         plan.update(plan_now)

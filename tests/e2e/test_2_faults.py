@@ -114,8 +114,7 @@ class Site:
             as_=self.preparer,
             json={"kind": "consultation", "provider_type": "teacher", "planned_hours": "10", "risk_ids": [risk]},
         )
-        signed = {"application_signer": "parent", "application_signed_on": riga_today().isoformat()}
-        api.patch("plans", f"/plans/{pid}", as_=self.preparer, json=signed)
+        api.file_application(self.preparer, plan, "parent", riga_today(), samples.pdf(marker=f"iesniegums {pid}"))
         api.post("plans", f"/plans/{pid}/submit", as_=self.preparer, json={})
         for who in (self.director, self.mc, admin):
             api.post("plans", f"/plans/{pid}/approve", as_=who, json={})
