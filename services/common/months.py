@@ -8,7 +8,8 @@ from typing import Any
 
 from marshmallow import ValidationError, fields
 
-MONTH_PATTERN = r"^[0-9]{4}-(0[1-9]|1[0-2])$"
+# the programme's months are of this century: an earlier or later one is a typing error, not a claim
+MONTH_PATTERN = r"^20[0-9]{2}-(0[1-9]|1[0-2])$"
 _MONTH = re.compile(MONTH_PATTERN)
 MONTH_ERROR = "A month as YYYY-MM. / Mēnesis formātā GGGG-MM."
 
@@ -24,7 +25,7 @@ def parse_month(value: Any) -> date:
 def month_text(value: date | str) -> str:
     """`YYYY-MM` of a date, or of a month already written so."""
     if isinstance(value, date):
-        return f"{value:%Y-%m}"
+        return f"{value.year:04d}-{value.month:02d}"
     parse_month(value)
     return value
 

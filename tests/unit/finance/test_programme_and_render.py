@@ -173,7 +173,7 @@ def test_a_month_is_one_form_everywhere_yyyy_mm_in_and_out():
     """Issue 13: claims answered 2026-10-01 and statements took a date; now YYYY-MM both ways, nothing else."""
     field = Month()
     assert field.deserialize("2026-10") == date(2026, 10, 1)
-    for wrong in ("2026-10-17", "2026-10-01", "2026-13", "26-10", "2026-1"):
+    for wrong in ("2026-10-17", "2026-10-01", "2026-13", "26-10", "2026-1", "0350-05", "1999-12"):
         with pytest.raises(ValidationError):
             field.deserialize(wrong)
     assert ClaimSchema().dump({"month": date(2026, 10, 1)})["month"] == "2026-10"
