@@ -119,7 +119,8 @@ def test_lists_filter_by_kind_student_plan_month_and_status(documents, school_wo
     student = str(uuid.uuid4())
     a = upload(documents, coordinator, samples.pdf(marker="a"), **expense_form(student_id=student)).json
     upload(documents, coordinator, samples.pdf(marker="b"), **expense_form(month="2026-11", kind="invoice"))
-    upload(documents, coordinator, samples.pdf(marker="c"), kind="application", student_id=student)
+    application = {"student_id": student, "plan_id": str(uuid.uuid4()), "signer": "parent", "signed_on": "2026-09-02"}
+    assert upload(documents, coordinator, samples.pdf(marker="c"), kind="application", **application).status_code == 201
 
     def ids(query: str) -> list[str]:
         page = documents.get(f"/documents?{query}", headers=coordinator["headers"]).json
