@@ -349,7 +349,9 @@ def test_s3_stopped_during_uploads_then_started(platform: Any, site: Site):
                 resp = http.post(url, headers=auth, data=site.form(), files={"file": ("b.pdf", data)}, timeout=30)
                 body = resp.json()
                 with lock:
-                    answers.append((resp.status_code, body.get("code"), body.get("document", {}).get("id"), data))
+                    answers.append(
+                        (resp.status_code, body.get("code"), body.get("id") if resp.status_code == 201 else None, data)
+                    )
 
     def count(status: int) -> int:
         with lock:
