@@ -17,6 +17,7 @@ from typing import IO, Any
 import structlog
 from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
 
 from services.common import audit
 from services.common.auth import Principal
@@ -272,19 +273,18 @@ def finish(
     doc.current_version = version.number
     doc.state = ACTIVE
     doc.status = RECEIVED
-    session.add(
-        StatusChange(
-            document_id=doc.id,
-            tenant_id=doc.tenant_id,
-            version=version.number,
-            from_status=previous,
-            to_status=RECEIVED,
-            source=source,
-            reasons=[],
-            actor_id=version.uploaded_by,
-            applied=True,
-        )
+    change = StatusChange(
+        document_id=doc.id,
+        tenant_id=doc.tenant_id,
+        version=version.number,
+        from_status=previous,
+        to_status=RECEIVED,
+        source=source,
+        reasons=[],
+        actor_id=version.uploaded_by,
+        applied=True,
     )
+    session.add(change)
     message = KINDS[doc.kind].message
     if message is not None:
         outbox.publish(session, message, finance_payload(doc, version))
@@ -313,7 +313,12 @@ def finish(
         duplicate=bool(version.duplicate_of),
         source=source,
     )
-    session.refresh(doc, ["versions", "history"])  # the answer is the document as a read shows it
+    # the answer is the document as a read shows it: a new one has this version and this entry only
+    if previous is None:
+        set_committed_value(doc, "versions", [version])
+        set_committed_value(doc, "history", [change])
+    else:
+        session.refresh(doc, ["versions", "history"])
     return {
         "document": doc,
         "version": version,
