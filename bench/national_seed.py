@@ -47,6 +47,11 @@ def table(model: Any) -> Table:
     return cast(Table, model.__table__)
 
 
+def application_signer(p: Plan) -> str:
+    """Who signed a seeded plan's application: an adult (grade 12) signs their own, a parent a minor's."""
+    return "student" if (p.student.grade or 0) >= 12 else "parent"
+
+
 def copy_rows(conn: psycopg.Connection[Any], table: Table, rows: Iterable[Row], db_fills: tuple[str, ...] = ()) -> int:
     """COPY `rows` into `table` (binary); each row names every column of the model except `db_fills`."""
     columns = [c.name for c in table.columns if c.name not in db_fills]
@@ -220,9 +225,10 @@ def seed_plans(
                 "preparation_hours": p.preparation_hours,
                 "planned_financing": financing,
                 "settings_revision": 1,
-                "application_signer": "student" if (p.student.grade or 0) >= 12 else "parent",
+                "application_signer": application_signer(p),
                 "application_signed_on": p.prepared_on - timedelta(days=2),
                 "application_document_id": country.documents(p)[0].id,
+                "application_version": 1,  # the uploaded application plans accepted
                 "paid_so_far": country.paid_so_far(p),
                 "paid_revision": 1 if p.started_on else 0,
                 "suspended_reason": "Izglītojamais slimo / The student is ill" if p.status == "suspended" else None,
@@ -381,6 +387,10 @@ def seed_documents(url: str, country: Country, log: Callable[[str], None]) -> di
                 "valid_from": d.valid_from,
                 "valid_to": d.valid_to,
                 "issuer": f"{p.tenant.name} sociālais dienests" if d.kind == "attestation" else None,
+                "signer": ("student" if (p.student.grade or 0) >= 12 else "parent")
+                if d.kind == "application"
+                else None,
+                "signed_on": p.prepared_on - timedelta(days=2) if d.kind == "application" else None,
                 "categories": d.categories,
                 "lines": None,  # one claim per document, from its own fields
                 "current_version": 1,
@@ -467,6 +477,7 @@ def seed_finance(
                 "id": t.id,
                 "kind": t.kind,
                 "name": t.name,
+                "registration_number": f"{90000000000 + t.n}",
                 "region": t.region,
                 "student_count": t.student_count,
                 "active": True,

@@ -171,7 +171,7 @@ class Phases:
         answered = time.time()
         if resp.status_code != 201:
             return resp
-        doc_id = str(resp.json()["document"]["id"])
+        doc_id = str(resp.json()["id"])
         verdict = self.watch.wait(doc_id, VERDICT_TIMEOUT)
         if verdict is None:
             raise requests.Timeout(f"no verdict on {doc_id} in {VERDICT_TIMEOUT:.0f}s (watcher: {self.watch.error!r})")

@@ -296,7 +296,7 @@ def _upload_attestations(
         )
         if resp.status_code != 201:
             raise RuntimeError(f"attestation upload -> {resp.status_code}: {resp.text[:300]}")
-        return str(resp.json()["document"]["id"])
+        return str(resp.json()["id"])
 
     with ThreadPoolExecutor(max_workers=len(world.plans)) as pool:
         return list(pool.map(one, range(len(plans))))

@@ -400,9 +400,9 @@ def _upload_reaches_a_verdict(documents: str, token: str) -> None:
             files={"file": ("bilete.png", _png(), "image/png")},
         )
     )
-    doc_id = up["document"]["id"]
+    doc_id = up["id"]
     deadline = time.monotonic() + 90
-    status = up["document"]["status"]
+    status = up["status"]
     while status in ("received", "queued", "checking") and time.monotonic() < deadline:
         time.sleep(0.5)
         status = _ok(requests.get(f"{documents}/documents/{doc_id}", headers=auth, timeout=10))["status"]

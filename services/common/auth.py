@@ -217,17 +217,21 @@ def public(view: F) -> F:
 _PUBLIC_PREFIXES = ("api-docs.", "_docs_assets")
 
 
+def view_of(app: Any, endpoint: str | None) -> Any:
+    """The function that answers this request's method at `endpoint` (a MethodView's method), or None."""
+    view = app.view_functions.get(endpoint) if endpoint else None
+    view_class = getattr(view, "view_class", None)
+    if view_class is not None:
+        return getattr(view_class, request.method.lower(), None)
+    return view
+
+
 def _is_public(app: Any, endpoint: str | None) -> bool:
     if endpoint is None:  # no route matched: let the 404 answer
         return True
     if endpoint.startswith(_PUBLIC_PREFIXES) or endpoint == "static":
         return True
-    view = app.view_functions.get(endpoint)
-    view_class = getattr(view, "view_class", None)
-    if view_class is not None:
-        method = getattr(view_class, request.method.lower(), None)
-        return bool(getattr(method, "_public", False))
-    return bool(getattr(view, "_public", False))
+    return bool(getattr(view_of(app, endpoint), "_public", False))
 
 
 def install_authentication(app: Any, verifier: TokenVerifier) -> None:

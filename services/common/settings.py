@@ -47,6 +47,8 @@ class Settings:
     jwks_cache_seconds: int = 300
     # behind the gateway: trust X-Forwarded-* (prefix, scheme, host) from the one proxy in front
     behind_proxy: bool = False
+    # a request body above this answers 413 before it is read (uploads have their own, larger limit)
+    max_request_bytes: int = 1024 * 1024
     # tests only: the outbox sends every message twice, as an at-least-once broker may (see common_values)
     test_duplicate_sends: bool = False
     extra: dict[str, Any] = field(default_factory=dict)
@@ -132,6 +134,7 @@ def common_values(service: str, env: Env | None = None, *, database: bool = True
         outbox_relay_interval=env.float("OUTBOX_RELAY_INTERVAL", 1.0),
         jwks_cache_seconds=env.int("JWKS_CACHE_SECONDS", 300),
         behind_proxy=env.bool("BEHIND_PROXY", False),
+        max_request_bytes=env.int(f"{prefix}_MAX_REQUEST_BYTES", env.int("MAX_REQUEST_BYTES", 1024 * 1024)),
         test_duplicate_sends=_test_duplicate_sends(env),
     )
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import os
 import time
 import uuid
@@ -21,9 +22,10 @@ from prometheus_client import (
     generate_latest,
     multiprocess,
 )
+from werkzeug.exceptions import RequestEntityTooLarge
 
-from .auth import public
-from .errors import PROBLEM_JSON, ApiError, register_error_handlers
+from .auth import public, view_of
+from .errors import PROBLEM_JSON, ApiError, problem_response, register_error_handlers
 from .logging import configure_logging
 from .settings import Settings
 
@@ -113,6 +115,73 @@ class PlatformApi(Api):
 
 
 ReadinessCheck = Callable[[], None]
+Refusal = Callable[[int], ApiError]
+
+
+def body_too_large(limit: int) -> ApiError:
+    """413: the body is over the limit; it was refused before it was read (or as soon as it went past)."""
+    return ApiError(
+        413,
+        "payload_too_large",
+        f"The request body is larger than the limit of {limit} bytes.",
+        detail_lv=f"Pieprasījuma saturs ir lielāks par atļautajiem {limit} baitiem.",
+        max_bytes=limit,
+    )
+
+
+def accepts_body_up_to(limit: Callable[[], int], refusal: Refusal = body_too_large) -> Callable[[Any], Any]:
+    """Let one view take a larger body than the service's MAX_REQUEST_BYTES (an upload): up to `limit()` bytes."""
+
+    def mark(view: Any) -> Any:
+        view._body_limit = (limit, refusal)
+        return view
+
+    return mark
+
+
+class _CappedInput(io.RawIOBase):
+    """A body without a length (chunked): read through, and refused as soon as it goes past the limit.
+
+    werkzeug's own cap (`max_content_length`) stops quietly at the limit, so a cut-off JSON body would be
+    parsed as broken JSON (a 400) instead of refused as too large."""
+
+    def __init__(self, stream: Any, limit: int) -> None:
+        super().__init__()
+        self._stream, self._left = stream, limit
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        data = self._stream.read(min(len(buffer), self._left + 1)) if self._left >= 0 else b""
+        self._left -= len(data)
+        if self._left < 0:
+            raise RequestEntityTooLarge()
+        buffer[: len(data)] = data
+        return len(data)
+
+
+def _install_body_limit(app: Flask, default: int) -> None:
+    """Refuse a body over its view's limit with 413 before reading it: by its Content-Length, or, when it
+    has none (chunked), as soon as reading it goes past the limit. No view ever gets a body whole first."""
+
+    def limit_here() -> tuple[int, Refusal]:
+        limit, refusal = getattr(view_of(app, request.endpoint), "_body_limit", (None, body_too_large))
+        return (limit() if limit else default), refusal
+
+    @app.before_request
+    def _limit_body() -> None:
+        limit, refusal = limit_here()
+        if request.content_length is not None:
+            if request.content_length > limit:
+                raise refusal(limit)
+        elif request.environ.get("wsgi.input_terminated"):  # the server ends a chunked body (gunicorn)
+            request.environ["wsgi.input"] = _CappedInput(request.environ["wsgi.input"], limit)
+
+    @app.errorhandler(RequestEntityTooLarge)
+    def _too_large(_exc: RequestEntityTooLarge) -> Response:
+        limit, refusal = limit_here()
+        return problem_response(refusal(limit))
 
 
 def create_base_app(
@@ -144,6 +213,7 @@ def create_base_app(
                 "securitySchemes": {"bearerAuth": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}}
             },
         },
+        # werkzeug's cap would cut a chunked body short quietly; _install_body_limit refuses it instead
         MAX_CONTENT_LENGTH=None,
         JSON_SORT_KEYS=False,
     )
@@ -156,6 +226,7 @@ def create_base_app(
     app.extensions["api"] = api
     register_error_handlers(app)
     _install_request_context(app, settings.service)
+    _install_body_limit(app, settings.max_request_bytes)
 
     assets = swagger_ui_bundle.swagger_ui_path
 

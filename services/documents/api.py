@@ -9,7 +9,6 @@ from typing import Any
 from flask import current_app
 from flask.views import MethodView
 from flask_smorest import Blueprint
-from marshmallow import ValidationError
 from sqlalchemy import select
 from webargs.flaskparser import FlaskParser
 from werkzeug.datastructures import CombinedMultiDict
@@ -18,10 +17,12 @@ from services.common import audit
 from services.common.audit import audited
 from services.common.auth import current_principal, require_auth, require_roles
 from services.common.db import utcnow
-from services.common.errors import NotFound
+from services.common.errors import ApiError, NotFound
+from services.common.months import MONTH_ERROR, MONTH_PATTERN, parse_month
 from services.common.pagination import paginate
+from services.common.web import accepts_body_up_to
 
-from . import access, packages, retention, uploads
+from . import access, filecheck, packages, retention, uploads
 from .kinds import UPLOADERS
 from .models import AuditEvent, Document, DocumentVersion, Download, StatusChange
 from .runtime import DocumentsRuntime
@@ -34,13 +35,11 @@ from .schemas import (
     DownloadArgs,
     DownloadLinkSchema,
     DownloadRecordSchema,
-    Month,
     PackageArgs,
     PackageSchema,
     StatusChangeSchema,
     UploadForm,
     UploadHeaders,
-    UploadResultSchema,
     VersionForm,
     VersionSchema,
 )
@@ -88,7 +87,26 @@ def settings() -> DocumentsSettings:
     return current_app.extensions["settings"]
 
 
+# room for the form fields and multipart framing around the file itself
+FORM_OVERHEAD = 256 * 1024
+
+
+def _upload_limit() -> int:
+    return settings().max_upload_bytes + FORM_OVERHEAD
+
+
+def _file_too_large(_limit: int) -> ApiError:
+    """413 with the file's own limit: the body is over it with any form around it, so it is not read."""
+    refused = filecheck.too_large(settings().max_upload_bytes)
+    refused.status = 413
+    return refused
+
+
+uploads_fit = accepts_body_up_to(_upload_limit, _file_too_large)
+
+
 def _store(form: dict[str, Any], headers: dict[str, Any], **target: Any) -> Any:
+    """Store the upload and answer the document itself, as `GET /documents/{id}` shows it."""
     upload = form.pop("file")
     runtime = rt()
     result = uploads.store_upload(
@@ -105,8 +123,8 @@ def _store(form: dict[str, Any], headers: dict[str, Any], **target: Any) -> Any:
     )
     if result.pop("replayed", False):
         audit.unchanged()  # the first request's upload answered again (its record, if it finished it now)
-        return result, 201, {"Idempotent-Replayed": "true"}
-    return result
+        return result["document"], 201, {"Idempotent-Replayed": "true"}
+    return result["document"]
 
 
 REPLAYED = {
@@ -139,17 +157,18 @@ class Documents(MethodView):
         with rt().db.transaction() as session:
             return paginate(session, query, args["page"], args["page_size"])
 
+    @uploads_fit
     @require_roles(*UPLOADERS)
     @audited("document.uploaded")
     @documents_blp.arguments(UploadForm, location="multipart")
     @documents_blp.arguments(UploadHeaders, location="headers")
-    @documents_blp.response(201, UploadResultSchema, headers=REPLAYED)
+    @documents_blp.response(201, DocumentDetailSchema, headers=REPLAYED)
     @documents_blp.alt_response(409, description=UPLOAD_ANSWERS[409])
     @documents_blp.alt_response(422, description=UPLOAD_ANSWERS[422])
     @documents_blp.alt_response(503, description=UPLOAD_ANSWERS[503])
     @documents_blp.doc(security=BEARER)
     def post(self, form: dict[str, Any], headers: dict[str, Any]) -> Any:
-        """Upload a document with its metadata; answers at once with status `received`."""
+        """Upload a document with its metadata; answers at once with the document, status `received`."""
         return _store(
             form,
             headers,
@@ -192,17 +211,19 @@ class Versions(MethodView):
             doc = access.visible_document(session, current_principal(), document_id)
             return doc.stored_versions
 
+    @uploads_fit
     @require_roles(*UPLOADERS)
     @audited("document.version_added")
     @documents_blp.arguments(VersionForm, location="multipart")
     @documents_blp.arguments(UploadHeaders, location="headers")
-    @documents_blp.response(201, UploadResultSchema, headers=REPLAYED)
+    @documents_blp.response(201, DocumentDetailSchema, headers=REPLAYED)
     @documents_blp.alt_response(409, description=UPLOAD_ANSWERS[409])
     @documents_blp.alt_response(422, description=UPLOAD_ANSWERS[422])
     @documents_blp.alt_response(503, description=UPLOAD_ANSWERS[503])
     @documents_blp.doc(security=BEARER)
     def post(self, form: dict[str, Any], headers: dict[str, Any], document_id: uuid.UUID) -> Any:
-        """Upload a new version (a fix, a better scan); metadata given here replaces the document's."""
+        """Upload a new version (a fix, a better scan); metadata given here replaces the document's; answers the
+        document with the new version current."""
         return _store(form, headers, document_id=document_id)
 
 
@@ -317,7 +338,10 @@ class Audit(MethodView):
             )
 
 
-@packages_blp.route("/<month>")
+@packages_blp.route(
+    "/<month>",
+    parameters=[{"in": "path", "name": "month", "schema": {"type": "string", "pattern": MONTH_PATTERN}}],
+)
 class MonthlyPackage(MethodView):
     @require_auth
     @packages_blp.arguments(PackageArgs, location="query")
@@ -326,9 +350,9 @@ class MonthlyPackage(MethodView):
     def get(self, args: dict[str, Any], month: str) -> Any:
         """A tenant's (or a school's) expense package for a month (`YYYY-MM`): documents, status, what is missing."""
         try:
-            first = Month().deserialize(month)
-        except ValidationError:
-            raise access.invalid(month="A month as YYYY-MM. / Mēnesis formātā GGGG-MM.") from None
+            first = parse_month(month)
+        except ValueError:
+            raise access.invalid(month=MONTH_ERROR) from None
         principal = current_principal()
         tenant_id = packages.package_tenant(principal, args.get("tenant_id"))
         with rt().db.transaction() as session:

@@ -2,25 +2,19 @@
 
 from __future__ import annotations
 
-from flask import Flask, Response
+from flask import Flask
 from sqlalchemy import select
-from werkzeug.exceptions import RequestEntityTooLarge
 
 from services.common.audit_api import audit_blueprint
 from services.common.auth import JwksKeySource, KeySource, TokenVerifier, install_authentication
 from services.common.deadletters import dead_letter_blueprint
-from services.common.errors import problem_response
 from services.common.revocation import RevocationList
 from services.common.web import create_base_app
 
 from .api import BLUEPRINTS
-from .filecheck import too_large
 from .models import Document
 from .runtime import default_runtime, make_runtime
 from .settings import DocumentsSettings
-
-# room for the form fields and multipart framing around the file itself
-FORM_OVERHEAD = 256 * 1024
 
 
 def create_app(settings: DocumentsSettings | None = None, key_source: KeySource | None = None) -> Flask:
@@ -35,18 +29,12 @@ def create_app(settings: DocumentsSettings | None = None, key_source: KeySource 
         "mēneša paketes.",
         readiness=runtime.readiness(),  # type: ignore[arg-type]
     )
-    # the body is refused while it is read, past the limit: no upload is ever held whole
-    app.config["MAX_CONTENT_LENGTH"] = settings.max_upload_bytes + FORM_OVERHEAD
     app.extensions["runtime"] = runtime
     revocations = RevocationList(runtime.redis)
     keys = key_source or JwksKeySource(settings.jwks_url, cache_seconds=settings.jwks_cache_seconds)
     install_authentication(
         app, TokenVerifier(keys, settings.jwt_issuer, settings.jwt_audience, is_revoked=revocations.is_revoked)
     )
-
-    @app.errorhandler(RequestEntityTooLarge)
-    def _too_large(_exc: RequestEntityTooLarge) -> Response:
-        return problem_response(too_large(settings.max_upload_bytes))
 
     for blp in BLUEPRINTS:
         api.register_blueprint(blp)

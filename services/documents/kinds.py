@@ -1,5 +1,5 @@
 """What each kind of document is: the file types it may be, the metadata it needs, who uploads it,
-and which message its upload sends to finance."""
+and which message its upload sends (to finance; an application to plans)."""
 
 from __future__ import annotations
 
@@ -31,6 +31,7 @@ EXPENSE_UPLOADERS = frozenset({SCHOOL_COORDINATOR, ACCOUNTANT, MUNICIPALITY_COOR
 
 CHECK_EXPENSE = "finance.check_expense_document"
 REGISTER_ATTESTATION = "finance.register_attestation"
+REGISTER_APPLICATION = "plans.register_application"
 
 
 @dataclass(frozen=True)
@@ -40,7 +41,7 @@ class Kind:
     media_types: frozenset[str]
     uploaders: frozenset[str]
     required: tuple[str, ...]  # metadata fields an upload must give
-    message: str | None = None  # sent to finance after each stored version
+    message: str | None = None  # sent (to finance, or plans for applications) after each stored version
     needs_school: bool = True
 
 
@@ -54,7 +55,8 @@ KINDS: dict[str, Kind] = {
             "Iesniegums",
             SCANS,
             frozenset({PLAN_PREPARER, SCHOOL_COORDINATOR, DIRECTOR}),
-            ("student_id",),
+            ("student_id", "plan_id", "signer", "signed_on"),
+            REGISTER_APPLICATION,
         ),
         Kind(
             "attestation",

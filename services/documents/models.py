@@ -77,6 +77,9 @@ class Document(Base):
     valid_to: Mapped[date | None] = mapped_column(Date)
     # attestations: the municipality or social service that issued it
     issuer: Mapped[str | None] = mapped_column(String(200))
+    # applications: who signed (parent, guardian or student) and when
+    signer: Mapped[str | None] = mapped_column(String(20))
+    signed_on: Mapped[date | None] = mapped_column(Date)
     categories: Mapped[list[str]] = mapped_column(JSONB, default=list)
     # expense documents that claim several costs: [{"category", "month": "YYYY-MM", "amount": "12.30"}]
     lines: Mapped[list[dict[str, str]] | None] = mapped_column(JSONB)

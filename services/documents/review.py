@@ -1,4 +1,5 @@
-"""Finance's verdicts: the review status of a document and its history, changed once per verdict."""
+"""Verdicts (finance's on evidence, plans' on applications): a document's review status and its history,
+changed once per verdict."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from sqlalchemy.orm import Session
 
 from services.common import audit
 
-from .kinds import CHECK_EXPENSE, REGISTER_ATTESTATION
+from .kinds import CHECK_EXPENSE, REGISTER_APPLICATION, REGISTER_ATTESTATION
 from .models import ACTIVE, QUEUED, RECEIVED, Document, StatusChange
 
 log = structlog.get_logger(__name__)
@@ -23,12 +24,12 @@ class UnknownDocument(Exception):
 
 
 def checks_queued(conn: Connection, sent: list[Any]) -> None:
-    """The outbox handed these messages to the broker: a document whose check is among them waits for finance
-    (`queued`), unless a newer version or finance's verdict came first."""
+    """The outbox handed these messages to the broker: a document whose check is among them waits for its checker
+    (`queued`: finance, or plans for an application), unless a newer version or the verdict came first."""
     waiting = [
         (uuid.UUID(str(row.payload["document_id"])), int(row.payload["version"]))
         for row in sent
-        if row.task_name in (CHECK_EXPENSE, REGISTER_ATTESTATION)
+        if row.task_name in (CHECK_EXPENSE, REGISTER_ATTESTATION, REGISTER_APPLICATION)
     ]
     if waiting:
         conn.execute(
@@ -61,9 +62,10 @@ def apply_verdict(session: Session, payload: dict[str, Any], message_id: str | N
     if version > doc.current_version:
         raise UnknownDocument(f"document {doc.id} has no version {version}")
     reasons = reasons_json(payload["reasons"])
+    source = payload.get("source") or "finance"
     last = session.execute(
         select(StatusChange)
-        .where(StatusChange.document_id == doc.id, StatusChange.version == version, StatusChange.source == "finance")
+        .where(StatusChange.document_id == doc.id, StatusChange.version == version, StatusChange.source == source)
         .order_by(StatusChange.id.desc())
         .limit(1)
     ).scalar_one_or_none()
@@ -78,7 +80,7 @@ def apply_verdict(session: Session, payload: dict[str, Any], message_id: str | N
             from_status=doc.status,
             to_status=payload["status"],
             applied=current,
-            source="finance",
+            source=source,
             reasons=reasons,
             message_id=message_id,
             at=payload["decided_at"],

@@ -3,33 +3,22 @@
 from __future__ import annotations
 
 import json
-from datetime import date
 from typing import Any
 
 from flask_smorest.fields import Upload
 from marshmallow import EXCLUDE, RAISE, Schema, ValidationError, fields, validate
 
 from services.common.audit_api import AuditRecordSchema
-from services.common.contracts.documents import COMPENSATION_CATEGORIES, DOCUMENT_KINDS, EXPENSE_CATEGORIES
+from services.common.contracts.documents import (
+    APPLICATION_SIGNERS,
+    COMPENSATION_CATEGORIES,
+    DOCUMENT_KINDS,
+    EXPENSE_CATEGORIES,
+)
+from services.common.months import Month
 from services.common.pagination import PageArgs, page_schema
 
 from .models import REVIEW_STATUSES
-
-
-class Month(fields.Field):
-    """A month as `YYYY-MM` on the wire, the first day of it in Python."""
-
-    def _serialize(self, value: Any, attr: str | None, obj: Any, **kwargs: Any) -> str | None:
-        return None if value is None else value.strftime("%Y-%m")
-
-    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> date:
-        try:
-            year, month = str(value).split("-")
-            if len(year) != 4 or len(month) != 2:
-                raise ValueError
-            return date(int(year), int(month), 1)
-        except ValueError:
-            raise ValidationError("A month as YYYY-MM. / Mēnesis formātā GGGG-MM.") from None
 
 
 class ClaimLineIn(Schema):
@@ -39,7 +28,7 @@ class ClaimLineIn(Schema):
         unknown = RAISE
 
     category = fields.String(required=True, validate=validate.OneOf(EXPENSE_CATEGORIES))
-    month = Month(required=True, metadata={"description": "YYYY-MM", "example": "2026-10"})
+    month = Month(required=True)
     amount = fields.Decimal(required=True, places=None, metadata={"description": "euros, at most two decimals"})
 
 
@@ -66,16 +55,13 @@ class Strict(Schema):
         unknown = RAISE
 
 
-_MONTH = {"description": "YYYY-MM", "example": "2026-10"}
-
-
 class MetadataFields(Strict):
     """What an upload may tell about the document; which fields a kind needs is checked per kind."""
 
     student_id = fields.UUID(metadata={"description": "the student in plans (never a personal code)"})
     plan_id = fields.UUID()
     category = fields.String(validate=validate.OneOf(EXPENSE_CATEGORIES))
-    month = Month(metadata=_MONTH)
+    month = Month()
     amount = fields.Decimal(places=None, metadata={"description": "euros, at most two decimals"})
     issued_on = fields.Date()
     valid_from = fields.Date()
@@ -88,6 +74,11 @@ class MetadataFields(Strict):
         fields.String(validate=validate.OneOf(COMPENSATION_CATEGORIES)),
         metadata={"description": "attestations: the costs it covers (repeat the field)"},
     )
+    signer = fields.String(
+        validate=validate.OneOf(APPLICATION_SIGNERS),
+        metadata={"description": "applications: who signed it (a parent or guardian for a minor, an adult student)"},
+    )
+    signed_on = fields.Date(metadata={"description": "applications: the day it was signed"})
     lines = ClaimLines(
         metadata={
             "type": "string",
@@ -164,7 +155,7 @@ class StatusChangeSchema(Schema):
 
 class ClaimLineOut(Schema):
     category = fields.String()
-    month = fields.String(metadata=_MONTH)
+    month = Month()
     amount = fields.String(metadata={"description": "euros"})
 
 
@@ -176,20 +167,22 @@ class DocumentSchema(Schema):
     status = fields.String(
         metadata={
             "description": "where the document is: `received` (stored; a kind without checks stays so), `queued` "
-            "(its check is waiting for finance), `checking` (finance is at it), then finance's verdict: "
-            "`accepted`, `needs_fix` or `rejected`",
+            "(its check is waiting for finance, an application for plans), `checking` (finance is at it), then "
+            "the verdict: `accepted`, `needs_fix` or `rejected`",
             "enum": list(REVIEW_STATUSES),
         }
     )
     student_id = fields.UUID(allow_none=True)
     plan_id = fields.UUID(allow_none=True)
     category = fields.String(allow_none=True)
-    month = Month(allow_none=True, metadata=_MONTH)
+    month = Month(allow_none=True)
     amount = fields.Decimal(places=2, as_string=True, allow_none=True)
     issued_on = fields.Date(allow_none=True)
     valid_from = fields.Date(allow_none=True)
     valid_to = fields.Date(allow_none=True)
     issuer = fields.String(allow_none=True)
+    signer = fields.String(allow_none=True)
+    signed_on = fields.Date(allow_none=True)
     categories = fields.List(fields.String())
     lines = fields.List(fields.Nested(ClaimLineOut), allow_none=True)
     current_version = fields.Integer()
@@ -200,17 +193,25 @@ class DocumentSchema(Schema):
 
 
 class DocumentDetailSchema(DocumentSchema):
+    """A document with its versions and review history: what `GET /documents/{id}` and every upload answer."""
+
     versions = fields.List(fields.Nested(VersionSchema), attribute="stored_versions")
     history = fields.List(fields.Nested(StatusChangeSchema))
+    duplicate = fields.Method(
+        "_duplicate",
+        metadata={"type": "boolean", "description": "the current version's bytes were already stored in this tenant"},
+    )
+    duplicate_of = fields.Method(
+        "_duplicate_of",
+        metadata={"type": "array", "items": {"type": "string", "format": "uuid"}, "description": "those documents"},
+    )
 
+    def _duplicate(self, doc: Any) -> bool:
+        return bool(self._duplicate_of(doc))
 
-class UploadResultSchema(Schema):
-    """The answer to an upload: at once, with the document, its new version and the duplicate flag."""
-
-    document = fields.Nested(DocumentSchema)
-    version = fields.Nested(VersionSchema)
-    duplicate = fields.Boolean(metadata={"description": "the same bytes are already stored in this tenant"})
-    duplicate_of = fields.List(fields.UUID())
+    def _duplicate_of(self, doc: Any) -> list[str]:
+        current = next((v for v in doc.stored_versions if v.number == doc.current_version), None)
+        return list(current.duplicate_of) if current is not None else []
 
 
 class DocumentListArgs(PageArgs):
@@ -220,7 +221,7 @@ class DocumentListArgs(PageArgs):
     school_id = fields.UUID()
     student_id = fields.UUID()
     plan_id = fields.UUID()
-    month = Month(metadata=_MONTH)
+    month = Month()
 
 
 DocumentPage = page_schema(DocumentSchema, "DocumentPage")
@@ -273,7 +274,7 @@ class MissingSchema(Schema):
 class PackageSchema(Schema):
     tenant_id = fields.UUID()
     school_id = fields.UUID(allow_none=True)
-    month = fields.String()
+    month = Month()
     documents = fields.List(fields.Nested(DocumentSchema))
     counts = fields.Dict(keys=fields.String(), values=fields.Integer())
     claimed_total = fields.Decimal(places=2, as_string=True)

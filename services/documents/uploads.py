@@ -23,6 +23,7 @@ from typing import IO, Any
 import structlog
 from sqlalchemy import delete, select, text, update
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
 
 from services.common import audit
 from services.common.auth import Principal
@@ -32,7 +33,7 @@ from services.common.messaging import Outbox
 
 from . import access, filecheck
 from .errors import IdempotencyKeyReused, StorageUnavailable, UploadInProgress, UploadNotStored
-from .kinds import CHECK_EXPENSE, KINDS, REGISTER_ATTESTATION
+from .kinds import CHECK_EXPENSE, KINDS, REGISTER_APPLICATION, REGISTER_ATTESTATION
 from .models import (
     ABANDONED,
     ACTIVE,
@@ -62,6 +63,8 @@ METADATA = (
     "categories",
     "issuer",
     "lines",
+    "signer",
+    "signed_on",
 )
 MAX_AMOUNT = Decimal("1000000.00")
 
@@ -319,6 +322,7 @@ def resume(
         session.execute(free)
         return None
     if version.state not in (UPLOADING, ABANDONED):
+        session.refresh(doc, ["versions", "history"])  # answered as a read shows it, like the first time
         return {**answer(doc, version), "replayed": True}
     found = storage.stat(version.object_key)
     if found is not None and found.size == version.size and found.metadata.get("sha256") == version.sha256:
@@ -437,19 +441,18 @@ def finish(
     doc.current_version = version.number
     doc.state = ACTIVE
     doc.status = RECEIVED
-    session.add(
-        StatusChange(
-            document_id=doc.id,
-            tenant_id=doc.tenant_id,
-            version=version.number,
-            from_status=previous,
-            to_status=RECEIVED,
-            source=source,
-            reasons=[],
-            actor_id=version.uploaded_by,
-            applied=True,
-        )
+    change = StatusChange(
+        document_id=doc.id,
+        tenant_id=doc.tenant_id,
+        version=version.number,
+        from_status=previous,
+        to_status=RECEIVED,
+        source=source,
+        reasons=[],
+        actor_id=version.uploaded_by,
+        applied=True,
     )
+    session.add(change)
     message = KINDS[doc.kind].message
     if message is not None:
         outbox.publish(session, message, finance_payload(doc, version))
@@ -478,11 +481,18 @@ def finish(
         duplicate=bool(version.duplicate_of),
         source=source,
     )
+    # the answer is the document as a read shows it: a new one has this version and this entry only
+    if previous is None:
+        set_committed_value(doc, "versions", [version])
+        set_committed_value(doc, "history", [change])
+    else:
+        session.refresh(doc, ["versions", "history"])
     return answer(doc, version)
 
 
 def answer(doc: Document, version: DocumentVersion) -> dict[str, Any]:
-    """What an upload answers: the document, the version stored, and whether the same bytes were there."""
+    """What an upload answers: the document (its versions and history loaded), the version stored, and whether
+    the same bytes were there."""
     return {
         "document": doc,
         "version": version,
@@ -496,7 +506,7 @@ def encode_changes(changes: dict[str, Any]) -> dict[str, Any]:
 
 
 _UUIDS = ("student_id", "plan_id")
-_DATES = ("month", "issued_on", "valid_from", "valid_to")
+_DATES = ("month", "issued_on", "valid_from", "valid_to", "signed_on")
 
 
 def decode_changes(raw: dict[str, Any]) -> dict[str, Any]:
@@ -520,7 +530,8 @@ def apply_changes(doc: Document, changes: dict[str, Any]) -> None:
 
 
 def finance_payload(doc: Document, version: DocumentVersion) -> dict[str, Any]:
-    """The facts finance checks, per the contract; ids and the checksum, never a name or the bytes."""
+    """The facts finance (or plans, for an application) checks, per the contract; ids and the checksum, never a
+    name or the bytes."""
     body: dict[str, Any] = {
         "document_id": str(doc.id),
         "version": version.number,
@@ -544,6 +555,8 @@ def finance_payload(doc: Document, version: DocumentVersion) -> dict[str, Any]:
             categories=list(doc.categories or []),
             issuer=doc.issuer,
         )
+    elif KINDS[doc.kind].message == REGISTER_APPLICATION:
+        body.update(plan_id=str(doc.plan_id), signer=doc.signer, signed_on=doc.signed_on)
     else:
         body.update(kind=doc.kind, plan_id=str(doc.plan_id), category=doc.category, month=doc.month, amount=doc.amount)
         if doc.lines:

@@ -63,6 +63,7 @@ class TenantRM(Base):
     id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
     kind: Mapped[str] = mapped_column(String(20))
     name: Mapped[str] = mapped_column(String(200))
+    registration_number: Mapped[str | None] = mapped_column(String(20))  # statements carry it
     region: Mapped[str] = mapped_column(String(20), index=True)
     student_count: Mapped[int] = mapped_column(Integer)
     active: Mapped[bool] = mapped_column(Boolean)

@@ -28,6 +28,7 @@ def sync_tenant(session: Session, outbox: Outbox, p: dict[str, Any]) -> None:
         current = TenantRM(id=p["tenant_id"])
         session.add(current)
     current.kind, current.name, current.region = p["kind"], p["name"], p["region"]
+    current.registration_number = p.get("registration_number") or current.registration_number
     current.student_count, current.active, current.revision = p["student_count"], p["active"], p["revision"]
     for s in p["schools"]:
         school = session.get(SchoolRM, s["school_id"]) or SchoolRM(id=s["school_id"])

@@ -2,24 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import date
-from typing import Any
-
 from marshmallow import Schema, fields, validate
 
 from services.common.contracts.finance import REVIEW_VERDICTS, RULE_OUTCOMES
+from services.common.months import Month
 from services.common.pagination import PageArgs, page_schema
 
 Money = fields.Decimal(as_string=True, places=2)
-
-
-class MonthField(fields.Date):
-    """A month as YYYY-MM (or any date in it); read as its first day."""
-
-    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> date:
-        if isinstance(value, str) and len(value) == 7:
-            value = f"{value}-01"
-        return super()._deserialize(value, attr, data, **kwargs).replace(day=1)
 
 
 # ---- settings -----------------------------------------------------------------------------------
@@ -122,7 +111,7 @@ class ClaimSchema(Schema):
     student_id = fields.UUID()
     kind = fields.String()
     category = fields.String()
-    month = fields.Date()
+    month = Month()
     amount = Money
     status = fields.String(metadata={"enum": list(REVIEW_VERDICTS)})
     superseded = fields.Boolean()
@@ -145,7 +134,7 @@ class ClaimListArgs(PageArgs):
     student_id = fields.UUID()
     document_id = fields.UUID()
     status = fields.String(validate=validate.OneOf(REVIEW_VERDICTS))
-    month = MonthField()
+    month = Month()
     category = fields.String()
     include_superseded = fields.Boolean(load_default=False)
 
@@ -219,7 +208,7 @@ class StatementFileSchema(Schema):
 class StatementSchema(Schema):
     id = fields.UUID()
     tenant_id = fields.UUID()
-    month = fields.Date()
+    month = Month()
     number = fields.Integer()
     trigger = fields.String()
     requested_by = fields.UUID(allow_none=True)
@@ -232,12 +221,12 @@ class StatementSchema(Schema):
 
 class StatementCreateSchema(Schema):
     tenant_id = fields.UUID(required=True)
-    month = MonthField(required=True, metadata={"description": "YYYY-MM"})
+    month = Month(required=True)
 
 
 class StatementListArgs(PageArgs):
     tenant_id = fields.UUID()
-    month = MonthField()
+    month = Month()
 
 
 # ---- overview -----------------------------------------------------------------------------------

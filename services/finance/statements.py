@@ -121,7 +121,14 @@ def compute(session: Session, tenant_id: uuid.UUID, month: date) -> StatementDat
         )
     if claims:
         example = example or in_force(month).example_values
-    return StatementData(str(tenant_id), tenant.name if tenant else str(tenant_id), month, lines, example)
+    return StatementData(
+        str(tenant_id),
+        tenant.name if tenant else str(tenant_id),
+        month,
+        lines,
+        example,
+        registration_number=tenant.registration_number if tenant else None,
+    )
 
 
 def _example(session: Session, revision: int | None) -> bool:

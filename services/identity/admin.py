@@ -62,6 +62,7 @@ def tenant_payload(tenant: Tenant) -> dict[str, Any]:
         "revision": tenant.revision,
         "kind": tenant.kind,
         "name": tenant.name,
+        "registration_number": tenant.registration_number,
         "region": tenant.region,
         "student_count": tenant.student_count,
         "active": tenant.active,
@@ -91,7 +92,7 @@ def tenants_query(principal: Principal, filters: dict[str, Any]) -> Select[Any]:
     if filters.get("kind"):
         query = query.where(Tenant.kind == filters["kind"])
     if filters.get("q"):
-        query = query.where(Tenant.name.ilike(f"%{_like(filters['q'])}%"))
+        query = query.where(Tenant.name.ilike(f"%{like_pattern(filters['q'])}%"))
     if filters.get("active") is not None:
         query = query.where(Tenant.active == filters["active"])
     return query.options(selectinload(Tenant.schools)).order_by(Tenant.name, Tenant.id)
@@ -263,7 +264,7 @@ def users_query(principal: Principal, filters: dict[str, Any]) -> Select[Any]:
             sub = sub.where(RoleGrant.role == filters["role"])
         query = query.where(User.id.in_(sub))
     if filters.get("q"):
-        like = f"%{_like(filters['q'])}%"
+        like = f"%{like_pattern(filters['q'])}%"
         query = query.where(or_(User.full_name.ilike(like), User.email.ilike(like)))
     if filters.get("active") is not None:
         query = query.where(User.active == filters["active"])
@@ -539,5 +540,6 @@ def bootstrap_admin(session: Session, outbox: Outbox, email: str, full_name: str
     return user, True
 
 
-def _like(text: str) -> str:
+def like_pattern(text: str) -> str:
+    """Text for an ILIKE pattern, its wildcards taken literally."""
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")

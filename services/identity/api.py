@@ -16,7 +16,7 @@ from services.common.pagination import paginate
 from services.common.revocation import RevocationList
 from services.common.runtime import ServiceRuntime
 
-from . import accounts, admin, keys, sessions
+from . import accounts, admin, directory, keys, sessions
 from .models import User
 from .ratelimit import RateLimiter
 from .schemas import (
@@ -40,6 +40,8 @@ from .schemas import (
     SchoolUpdateSchema,
     SessionSchema,
     SessionsEndedSchema,
+    StaffListArgs,
+    StaffPage,
     TenantCreateSchema,
     TenantListArgs,
     TenantPage,
@@ -60,6 +62,12 @@ auth_blp = Blueprint("auth", __name__, url_prefix="/auth", description="Login, t
 keys_blp = Blueprint("keys", __name__, description="Token signing keys (JWKS).")
 tenants_blp = Blueprint("tenants", __name__, description="Municipalities, vocational schools and their schools.")
 users_blp = Blueprint("users", __name__, url_prefix="/users", description="Users and their role grants.")
+staff_blp = Blueprint(
+    "staff",
+    __name__,
+    url_prefix="/staff",
+    description="A school's staff for pickers (names and roles only). / Skolas darbinieki izvēlei.",
+)
 
 
 def rt() -> ServiceRuntime:
@@ -345,7 +353,8 @@ class Tenants(MethodView):
     @tenants_blp.response(201, TenantSchema)
     @tenants_blp.doc(security=BEARER)
     def post(self, data: dict[str, Any]) -> Any:
-        """Create a municipality or a state vocational school (platform admin)."""
+        """Create a municipality or a state vocational school (platform admin); a vocational school is its own
+        school too, and the answer carries that school record (`school`)."""
         with rt().db.transaction() as session:
             tenant = admin.create_tenant(session, rt().outbox, current_principal(), data)
             return tenant
@@ -510,4 +519,22 @@ class UserSessionsRevoke(MethodView):
         return {"ended": len(ended)}
 
 
-BLUEPRINTS = (auth_blp, keys_blp, tenants_blp, users_blp)
+# ---- the staff directory ----------------------------------------------------------------------
+
+
+@staff_blp.route("")
+class Staff(MethodView):
+    @staff_blp.arguments(StaffListArgs, location="query")
+    @staff_blp.response(200, StaffPage)
+    @staff_blp.doc(security=BEARER)
+    def get(self, args: dict[str, Any]) -> Any:
+        """List your school's staff with their roles there (filter by role, name): who a plan's provider can be."""
+        principal = current_principal()
+        with rt().db.transaction() as session:
+            school = directory.staff_school(session, principal, args.get("school_id"))
+            page = paginate(session, directory.staff_query(school, args), args["page"], args["page_size"])
+            page["items"] = [directory.staff_entry(user, school) for user in page["items"]]
+            return page
+
+
+BLUEPRINTS = (auth_blp, keys_blp, tenants_blp, users_blp, staff_blp)

@@ -43,6 +43,11 @@ class Tenant(Base):
 
     schools: Mapped[list[School]] = relationship(back_populates="tenant", order_by="School.name")
 
+    @property
+    def own_school(self) -> School | None:
+        """A vocational school's one school record, made with the tenant; a municipality has none of its own."""
+        return self.schools[0] if self.kind == "vocational_school" and self.schools else None
+
 
 class School(Base):
     """A school: a municipal school under its municipality, or the vocational school itself."""

@@ -153,6 +153,15 @@ class TenantSchema(Schema):
     student_count = fields.Integer()
     active = fields.Boolean()
     schools = fields.List(fields.Nested(SchoolSchema))
+    school = fields.Nested(
+        SchoolSchema,
+        attribute="own_school",
+        allow_none=True,
+        metadata={
+            "description": "a vocational school's own school record, made with the tenant (its students, plans "
+            "and school roles name this school_id); null for a municipality, whose schools are added under it"
+        },
+    )
     created_at = fields.DateTime()
     updated_at = fields.DateTime()
 
@@ -252,6 +261,27 @@ class UserListArgs(PageArgs):
 
 
 UserPage = page_schema(UserSchema, "UserPage")
+
+
+class StaffListArgs(PageArgs):
+    class Meta:
+        unknown = RAISE
+
+    school_id = fields.UUID(metadata={"description": "needed only when you work in several schools (or none)"})
+    role = fields.String(validate=validate.OneOf(ROLES), metadata={"description": "e.g. support_provider"})
+    q = fields.String(validate=validate.Length(min=1, max=100), metadata={"description": "part of a name"})
+
+
+class StaffMemberSchema(Schema):
+    """A person of the school as a picker shows them: no e-mail, no other contact data."""
+
+    user_id = fields.UUID(metadata={"description": "the provider_id of an agreement or a consultation"})
+    full_name = fields.String()
+    school_id = fields.UUID()
+    roles = fields.List(fields.String(), metadata={"description": "the roles held in this school"})
+
+
+StaffPage = page_schema(StaffMemberSchema, "StaffPage")
 
 
 class SessionsEndedSchema(Schema):

@@ -68,8 +68,13 @@ def webhook_body(n: Notification) -> dict[str, Any]:
         "tenant_id": str(n.tenant_id) if n.tenant_id else None,
         "school_id": str(n.school_id) if n.school_id else None,
         "ref": {"type": n.ref_type, "id": n.ref_id},
-        "data": {k: v for k, v in n.data.items() if k not in WEBHOOK_OMITS},
+        "data": {k: _wire(k, v) for k, v in n.data.items() if k not in WEBHOOK_OMITS},
     }
+
+
+def _wire(key: str, value: Any) -> Any:
+    """A month as every API writes it (`YYYY-MM`), whatever form the message that caused it carried."""
+    return value[:7] if key == "month" and isinstance(value, str) else value
 
 
 def deliver_email(session: Session, db: Database, settings: NotificationsSettings, delivery_id: uuid.UUID) -> str:

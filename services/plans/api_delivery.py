@@ -70,7 +70,8 @@ class Agreements(MethodView):
     @blp.alt_response(409, description=RULE_409)
     @blp.doc(security=BEARER)
     def post(self, data: dict[str, Any], plan_id: uuid.UUID) -> Any:
-        """Record a provider's agreement on a consultation measure; the first one puts the plan in progress."""
+        """Record an agreement on a measure: a support provider's on a consultation, the school coordinator's on a
+        compensation. The first puts the plan in progress, so a plan of compensations alone starts too."""
         with rt().db.transaction() as session:
             return delivery.record_agreement(session, rt().outbox, current_principal(), plan_id, data)
 

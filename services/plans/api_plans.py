@@ -74,7 +74,10 @@ class PlanById(MethodView):
     @blp.response(200, PlanDetailSchema)
     @blp.doc(security=BEARER)
     def patch(self, data: dict[str, Any], plan_id: uuid.UUID) -> Any:
-        """Change preparation hours, the preparer, or record the signed application (draft or under review)."""
+        """Change preparation hours, the preparer or the preparation date (draft or under review).
+
+        The signed application is put on file by uploading it to documents for this plan (`POST /documents`,
+        `kind=application`, `plan_id`, `student_id`, `signer`, `signed_on`); plans records it from there."""
         with rt().db.transaction() as session:
             return planning.update_plan(session, rt().outbox, current_principal(), plan_id, data)
 
@@ -142,7 +145,12 @@ def _action_view(action: str, doc: str) -> type[MethodView]:
 
 
 for _action, _path, _doc in (
-    ("submit", "submit", "Submit for approval (needs the application on file and a teacher as preparer)."),
+    (
+        "submit",
+        "submit",
+        "Submit for approval: needs the signed application uploaded for the plan (documents, kind `application`) "
+        "and a teacher as preparer.",
+    ),
     ("approve", "approve", "Approve at your level of the chain."),
     ("send_back", "send-back", "Send back for changes, with a comment."),
     ("suspend", "suspend", "Suspend, with the reason in `comment` (director)."),

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import functools
 import uuid
 from typing import Any
 
-from flask import request
 from flask.views import MethodView
 from flask_smorest import Blueprint
 from marshmallow import RAISE
@@ -15,6 +13,7 @@ from services.common.audit import audited, not_audited
 from services.common.auth import current_principal, require_roles
 from services.common.errors import ApiError
 from services.common.pagination import paginate
+from services.common.web import accepts_body_up_to
 
 from . import importer, students
 from .access import WRITE_ROLES_STUDENTS
@@ -51,7 +50,7 @@ imports_blp = Blueprint(
 MULTIPART_SLACK = 64 * 1024  # the form's boundaries and headers around the file
 
 
-def _too_large() -> ApiError:
+def _too_large(_limit: int = 0) -> ApiError:
     mb = settings().import_max_bytes / (1024 * 1024)
     return ApiError(
         413,
@@ -59,20 +58,6 @@ def _too_large() -> ApiError:
         f"The file is larger than {mb:g} MB.",
         detail_lv=f"Fails ir lielāks par {mb:g} MB.",
     )
-
-
-def _upload_limit(view: Any) -> Any:
-    """Refuse an oversized upload before the form is parsed (and cap a body without a length)."""
-
-    @functools.wraps(view)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        limit = settings().import_max_bytes + MULTIPART_SLACK
-        if request.content_length is not None and request.content_length > limit:
-            raise _too_large()
-        request.max_content_length = limit
-        return view(*args, **kwargs)
-
-    return wrapper
 
 
 # ---- students -----------------------------------------------------------------------------------
@@ -149,7 +134,7 @@ class StudentImports(MethodView):
 
     @require_roles(*WRITE_ROLES_STUDENTS)
     @audited("student_import.previewed")
-    @_upload_limit
+    @accepts_body_up_to(lambda: settings().import_max_bytes + MULTIPART_SLACK, _too_large)
     @imports_blp.arguments(ImportTargetArgs, location="query", unknown=RAISE)
     @imports_blp.arguments(ImportFileSchema, location="files")
     @imports_blp.response(201, StudentImportSchema)

@@ -48,17 +48,26 @@ from .workflow import RuleBroken
 
 # ---- who provides support -----------------------------------------------------------------------
 
+# Who agrees with the student on a measure: the support provider who gives a consultation; for a compensation
+# (a ticket, meals, a dormitory) the school's coordinator, who runs the programme in the school and arranges it.
+# So a plan of compensations alone starts with the coordinator's agreement, as one of consultations with the
+# provider's (DOMAIN.md: application, approval, agreement, then support).
+COUNTERPART = {"consultation": SUPPORT_PROVIDER, "compensation": SCHOOL_COORDINATOR}
 
-def is_support_provider(user: UserRM | None, tenant_id: uuid.UUID, school_id: uuid.UUID) -> bool:
-    """An active user holding `support_provider` in this school (or tenant-wide in its tenant)."""
+
+def holds_school_role(user: UserRM | None, role: str, tenant_id: uuid.UUID, school_id: uuid.UUID) -> bool:
+    """An active user holding `role` in this school (or tenant-wide in its tenant)."""
     if user is None or not user.active:
         return False
     return any(
-        g.get("role") == SUPPORT_PROVIDER
-        and g.get("tenant_id") == str(tenant_id)
-        and g.get("school_id") in (None, str(school_id))
+        g.get("role") == role and g.get("tenant_id") == str(tenant_id) and g.get("school_id") in (None, str(school_id))
         for g in user.roles
     )
+
+
+def is_support_provider(user: UserRM | None, tenant_id: uuid.UUID, school_id: uuid.UUID) -> bool:
+    """An active user holding `support_provider` in this school (or tenant-wide in its tenant)."""
+    return holds_school_role(user, SUPPORT_PROVIDER, tenant_id, school_id)
 
 
 def _is_self_provider(principal: Principal, plan: Plan, provider_id: uuid.UUID) -> bool:
@@ -67,7 +76,8 @@ def _is_self_provider(principal: Principal, plan: Plan, provider_id: uuid.UUID) 
     )
 
 
-def _measure(plan: Plan, measure_id: uuid.UUID) -> Measure:
+def _measure(plan: Plan, measure_id: uuid.UUID, *, consultation: bool = True) -> Measure:
+    """The plan's measure; a consultation unless `consultation` is False (agreements are on either kind)."""
     measure = next((m for m in plan.measures if m.id == measure_id), None)
     if measure is None:
         raise ApiError(
@@ -77,20 +87,29 @@ def _measure(plan: Plan, measure_id: uuid.UUID) -> Measure:
             detail_lv="Pasākums nav šī plāna pasākums.",
             errors={"measure_id": ["unknown"]},
         )
-    if measure.kind != "consultation":
+    if consultation and measure.kind != "consultation":
         raise ApiError(
             422,
             "measure_not_consultation",
-            "Agreements and consultations are for consultation measures; compensations need neither.",
-            detail_lv="Vienošanās un konsultācijas attiecas tikai uz konsultāciju pasākumiem.",
+            "Consultations are given on consultation measures; a compensation is paid on its expense documents.",
+            detail_lv="Konsultācijas sniedz konsultāciju pasākumos; kompensāciju apmaksā pēc izdevumu dokumentiem.",
             errors={"measure_id": ["not a consultation"]},
         )
     return measure
 
 
-def _provider(session: Session, plan: Plan, provider_id: uuid.UUID) -> UserRM:
+def _provider(session: Session, plan: Plan, provider_id: uuid.UUID, kind: str = "consultation") -> UserRM:
+    """The measure's counterpart: an active support provider (consultations) or school coordinator (compensations)."""
     user = session.get(UserRM, provider_id)
-    if user is None or not is_support_provider(user, plan.tenant_id, plan.school_id):
+    if kind == "compensation" and not holds_school_role(user, SCHOOL_COORDINATOR, plan.tenant_id, plan.school_id):
+        raise ApiError(
+            422,
+            "provider_not_school_coordinator",
+            "An agreement on a compensation is made with an active coordinator of the plan's school.",
+            detail_lv="Vienošanos par kompensāciju slēdz ar plāna skolas aktīvu koordinatoru.",
+            errors={"provider_id": ["not a coordinator of the school"]},
+        )
+    if kind == "consultation" and not is_support_provider(user, plan.tenant_id, plan.school_id):
         raise ApiError(
             422,
             "provider_not_support_provider",
@@ -98,6 +117,7 @@ def _provider(session: Session, plan: Plan, provider_id: uuid.UUID) -> UserRM:
             detail_lv="Norādītais lietotājs nav šīs skolas aktīvs atbalsta sniedzējs.",
             errors={"provider_id": ["not a support provider of the school"]},
         )
+    assert user is not None
     return user
 
 
@@ -112,7 +132,8 @@ def record_agreement(
     data: dict[str, Any],
     today: date | None = None,
 ) -> dict[str, Any]:
-    """Record a provider's agreement on a consultation measure; the first one starts the plan."""
+    """Record an agreement on a measure (a provider's on a consultation, the school coordinator's on a
+    compensation); the first one starts the plan."""
     plan = planning.get_plan(session, principal, plan_id, lock=True)
     provider_id = data["provider_id"]
     if not (
@@ -120,8 +141,8 @@ def record_agreement(
         or _is_self_provider(principal, plan, provider_id)
     ):
         raise Forbidden("Agreements are recorded by the school coordinator, the director or the provider.")
-    measure = _measure(plan, data["measure_id"])
-    provider = _provider(session, plan, provider_id)
+    measure = _measure(plan, data["measure_id"], consultation=False)
+    provider = _provider(session, plan, provider_id, measure.kind)
     try:
         check_agreement_date(data["signed_on"], today or riga_today())
         outcome = workflow.start(plan.status)
@@ -149,13 +170,18 @@ def record_agreement(
     )
     session.add(agreement)
     session.flush()
+    with_lv, with_en = (
+        (f"atbalsta sniedzēju {provider.full_name} ({measure.provider_type})", f"provider {provider.full_name}")
+        if measure.kind == "consultation"
+        else (f"koordinatoru {provider.full_name} (kompensācija)", f"coordinator {provider.full_name}")
+    )
     record(
         session,
         plan,
         "agreement_signed",
         str(agreement.id),
-        f"Noslēgta vienošanās ar atbalsta sniedzēju {provider.full_name} ({measure.provider_type})",
-        f"Agreement signed with provider {provider.full_name} ({measure.provider_type})",
+        f"Noslēgta vienošanās ar {with_lv}",
+        f"Agreement signed with {with_en} ({measure.provider_type or measure.category})",
         agreement_id=agreement.id,
         measure_id=measure.id,
         provider_id=provider_id,
@@ -172,7 +198,9 @@ def agreement_view(agreement: Agreement, provider: UserRM | None, measure: Measu
         "id": agreement.id,
         "plan_id": agreement.plan_id,
         "measure_id": agreement.measure_id,
+        "measure_kind": measure.kind if measure else None,
         "provider_type": measure.provider_type if measure else None,
+        "category": measure.category if measure else None,
         "provider_id": agreement.provider_id,
         "provider_name": provider.full_name if provider else None,
         "signed_on": agreement.signed_on,
@@ -338,7 +366,9 @@ def consultation_view(
         "id": line.id,
         "plan_id": line.plan_id,
         "measure_id": line.measure_id,
+        "measure_kind": measure.kind if measure else None,
         "provider_type": measure.provider_type if measure else None,
+        "category": measure.category if measure else None,
         "provider_id": line.provider_id,
         "provider_name": provider.full_name if provider else None,
         "held_on": line.held_on,

@@ -21,8 +21,14 @@ def _hours(**kwargs: object) -> fields.Decimal:
 
 
 class AgreementCreateSchema(Strict):
-    measure_id = fields.UUID(required=True, metadata={"description": "A consultation measure of the plan"})
-    provider_id = fields.UUID(required=True, metadata={"description": "A support provider of the plan's school"})
+    measure_id = fields.UUID(required=True, metadata={"description": "A measure of the plan"})
+    provider_id = fields.UUID(
+        required=True,
+        metadata={
+            "description": "Who agrees with the student: for a consultation a support provider of the plan's school, "
+            "for a compensation the school's coordinator (GET /staff on identity lists them)"
+        },
+    )
     signed_on = fields.Date(required=True)
 
 
@@ -30,7 +36,9 @@ class AgreementSchema(Schema):
     id = fields.UUID()
     plan_id = fields.UUID()
     measure_id = fields.UUID()
+    measure_kind = fields.String(allow_none=True, metadata={"description": "consultation or compensation"})
     provider_type = fields.String(allow_none=True)
+    category = fields.String(allow_none=True, metadata={"description": "a compensation's category"})
     provider_id = fields.UUID()
     provider_name = fields.String(allow_none=True)
     signed_on = fields.Date()
@@ -69,7 +77,9 @@ class ConsultationSchema(Schema):
     id = fields.UUID()
     plan_id = fields.UUID()
     measure_id = fields.UUID()
+    measure_kind = fields.String(allow_none=True, metadata={"description": "consultation or compensation"})
     provider_type = fields.String(allow_none=True)
+    category = fields.String(allow_none=True, metadata={"description": "a compensation's category"})
     provider_id = fields.UUID()
     provider_name = fields.String(allow_none=True)
     held_on = fields.Date()

@@ -175,10 +175,12 @@ class Plan(Base):
     preparation_hours: Mapped[Decimal] = mapped_column(Hours, default=Decimal("0"))
     planned_financing: Mapped[Decimal | None] = mapped_column(Money)
     settings_revision: Mapped[int | None] = mapped_column(Integer)
-    # the signed application: parent/guardian for a minor, the student for an adult
+    # the signed application: parent/guardian for a minor, the student for an adult; on file only once
+    # documents has stored it and plans has found it fits (`application_version` is then set)
     application_signer: Mapped[str | None] = mapped_column(String(20))
     application_signed_on: Mapped[date | None] = mapped_column(Date)
     application_document_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
+    application_version: Mapped[int | None] = mapped_column(Integer)
     paid_so_far: Mapped[Decimal] = mapped_column(Money, default=Decimal("0"))
     paid_revision: Mapped[int] = mapped_column(Integer, default=0)
     suspended_reason: Mapped[str | None] = mapped_column(Text)

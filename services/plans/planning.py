@@ -166,7 +166,7 @@ def _editable_plan(session: Session, principal: Principal, plan_id: uuid.UUID) -
 def update_plan(
     session: Session, outbox: Outbox, principal: Principal, plan_id: uuid.UUID, data: dict[str, Any]
 ) -> Plan:
-    """Change preparation hours, preparer, preparation date or the application on file."""
+    """Change preparation hours, preparer or preparation date (the application goes on file by its upload)."""
     plan = _editable_plan(session, principal, plan_id)
     settings = current_settings(session)
     if "preparation_hours" in data and data["preparation_hours"] > settings.preparation_cap:
@@ -364,6 +364,7 @@ def _submit_facts(session: Session, plan: Plan, settings: ProgrammeSettings) -> 
         status=plan.status,
         has_risks=bool(plan.risks),
         has_measures=bool(plan.measures),
+        application_on_file=plan.application_version is not None and plan.application_document_id is not None,
         application_signer=plan.application_signer,
         student_is_minor=plan.prepared_on < adult_on,
         preparer_is_teacher=is_teacher,

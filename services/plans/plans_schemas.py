@@ -110,9 +110,16 @@ class PlanSchema(Schema):
         as_string=True, allow_none=True, metadata={"description": "Computed from the measures and the rates"}
     )
     paid_so_far = fields.Decimal(as_string=True)
-    application_signer = fields.String(allow_none=True)
+    application_on_file = fields.Method(
+        "_application_on_file",
+        metadata={
+            "type": "boolean",
+            "description": "the signed application is uploaded for this plan (documents, kind application) and fits",
+        },
+    )
+    application_signer = fields.String(allow_none=True, metadata={"description": "from the application on file"})
     application_signed_on = fields.Date(allow_none=True)
-    application_document_id = fields.UUID(allow_none=True)
+    application_document_id = fields.UUID(allow_none=True, metadata={"description": "the document in documents"})
     suspended_reason = fields.String(allow_none=True)
     risks = fields.List(fields.Nested(RiskSchema))
     measures = fields.List(fields.Nested(MeasureSchema))
@@ -122,6 +129,9 @@ class PlanSchema(Schema):
 
     def _status_lv(self, plan: object) -> str:
         return STATUS_LV.get(getattr(plan, "status", ""), "")
+
+    def _application_on_file(self, plan: object) -> bool:
+        return getattr(plan, "application_version", None) is not None
 
 
 class PlanDetailSchema(PlanSchema):
@@ -140,12 +150,6 @@ class PlanUpdateSchema(Strict):
     preparer_id = fields.UUID()
     prepared_on = fields.Date()
     preparation_hours = _hours()
-    application_signer = fields.String(
-        validate=validate.OneOf(["parent", "guardian", "student"]),
-        metadata={"description": "Who signed the application"},
-    )
-    application_signed_on = fields.Date()
-    application_document_id = fields.UUID(allow_none=True)
 
 
 class ActionSchema(Strict):

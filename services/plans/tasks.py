@@ -1,4 +1,4 @@
-"""Plans' Celery handlers: thin wrappers around the read-model updates."""
+"""Plans' Celery handlers: thin wrappers around the read-model updates and the applications put on file."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from sqlalchemy.orm import Session
 
 from services.common.runtime import ServiceRuntime
 
-from . import readmodels
+from . import applications, readmodels
 
 MIRROR = "A read model of another service's record; the change is audited where it is made."
 # what each handler writes to the audit (or why nothing); a test holds every consumed task to this
@@ -18,6 +18,7 @@ AUDIT: dict[str, tuple[str, ...] | str] = {
     "plans.sync_programme_settings": MIRROR,
     "plans.plan_paid": "Finance's paid-so-far for a plan, a read model; the claims it sums are audited in finance.",
     "plans.record_student_event": "A timeline entry reported by another service: the timeline is itself the record.",
+    "plans.register_application": ("plan.application_recorded", "plan.application_refused"),
 }
 
 
@@ -35,3 +36,7 @@ def register(runtime: ServiceRuntime) -> None:
             update(session, payload)
 
         runtime.consumers.handler(name)(handle)
+
+    @runtime.consumers.handler("plans.register_application")
+    def register_application(session: Session, payload: dict[str, Any], meta: dict[str, Any]) -> None:
+        applications.register_application(session, runtime.outbox, payload)

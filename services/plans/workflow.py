@@ -75,12 +75,85 @@ class SubmitFacts:
     status: str
     has_risks: bool
     has_measures: bool
+    application_on_file: bool  # a stored application document plans has accepted for this plan
     application_signer: str | None  # parent | guardian | student
     student_is_minor: bool
     preparer_is_teacher: bool
     preparation_hours: Decimal
     preparation_cap: Decimal
     financing_known: bool
+
+
+APPLICATION_MISSING_EN = (
+    "The signed application is not on file. Upload it for this plan: POST /documents with kind=application, "
+    "plan_id, student_id, signer (parent or guardian for a minor, student for an adult) and signed_on. It is on "
+    "file once it is stored and found to fit the plan (a few seconds; the document's status becomes accepted, "
+    "or needs_fix with the reason); then submit again."
+)
+APPLICATION_MISSING_LV = (
+    "Nav pievienots parakstīts iesniegums. Augšupielādējiet to šim plānam: POST /documents ar kind=application, "
+    "plan_id, student_id, signer (nepilngadīgajam parent vai guardian, pilngadīgajam student) un signed_on. "
+    "Iesniegums ir pievienots, kad tas saglabāts un atzīts par atbilstošu plānam (dažās sekundēs; dokumenta "
+    "statuss kļūst accepted vai needs_fix ar iemeslu); tad iesniedziet plānu vēlreiz."
+)
+
+
+def check_signer(signer: str | None, student_is_minor: bool) -> None:
+    """A minor's application is signed by a parent or guardian; an adult student signs their own."""
+    wanted = {"parent", "guardian"} if student_is_minor else {"student"}
+    if signer not in wanted:
+        raise RuleBroken(
+            "application_signer_wrong",
+            "A minor's application is signed by a parent or guardian; an adult student signs their own. "
+            "Upload a new version of the application with the right signer.",
+            "Nepilngadīgā iesniegumu paraksta vecāks vai aizbildnis; pilngadīgs izglītojamais parakstās pats. "
+            "Augšupielādējiet iesnieguma jaunu versiju ar pareizo parakstītāju.",
+        )
+
+
+@dataclass(frozen=True)
+class ApplicationFacts:
+    """An application documents stored for a plan, and the plan as plans holds it (None: no such plan)."""
+
+    plan_status: str | None
+    plan_school_id: str | None
+    plan_student_id: str | None
+    student_is_minor: bool
+    on_file_document: str | None  # the plan's application now, and its version
+    on_file_version: int | None
+    document_id: str
+    version: int
+    school_id: str | None
+    student_id: str
+    signer: str
+
+
+def application_fits(f: ApplicationFacts) -> bool:
+    """Whether the application goes on file (True) or is an older version of the one there (False, nothing to do);
+    a refusal names the rule."""
+    if f.plan_status is None or f.plan_status == INACTIVE or f.school_id not in (None, f.plan_school_id):
+        raise RuleBroken(
+            "application_plan_unknown",
+            "No active plan of this institution has this plan_id.",
+            "Šai iestādei nav aktīva plāna ar šādu plan_id.",
+        )
+    if f.on_file_document == f.document_id and (f.on_file_version or 0) >= f.version:
+        return False
+    if f.plan_student_id != f.student_id:
+        raise RuleBroken(
+            "application_student_wrong",
+            "The application names another student than the plan's.",
+            "Iesniegumā norādīts cits izglītojamais, nevis plāna izglītojamais.",
+        )
+    if f.plan_status not in EDITABLE:
+        raise RuleBroken(
+            "application_plan_not_editable",
+            "The plan is already submitted or decided; its application changes only while it is a draft or under "
+            "review (POST /plans/{id}/review opens it).",
+            "Plāns jau iesniegts vai izlemts; iesniegumu var mainīt tikai projektam vai plānam pārskatīšanā.",
+        )
+    check_signer(f.signer, f.student_is_minor)
+    return True
 
 
 def submit(f: SubmitFacts, tenant_kind: str) -> Outcome:
@@ -91,17 +164,9 @@ def submit(f: SubmitFacts, tenant_kind: str) -> Outcome:
             "A plan needs at least one risk and one support measure.",
             "Plānā jābūt vismaz vienam riskam un vienam atbalsta pasākumam.",
         )
-    if f.application_signer is None:
-        raise RuleBroken(
-            "application_missing", "The signed application is not on file.", "Nav pievienots parakstīts iesniegums."
-        )
-    wanted = {"parent", "guardian"} if f.student_is_minor else {"student"}
-    if f.application_signer not in wanted:
-        raise RuleBroken(
-            "application_signer_wrong",
-            "A minor's application is signed by a parent or guardian; an adult student signs their own.",
-            "Nepilngadīgā iesniegumu paraksta vecāks vai aizbildnis; pilngadīgs izglītojamais parakstās pats.",
-        )
+    if not f.application_on_file:
+        raise RuleBroken("application_missing", APPLICATION_MISSING_EN, APPLICATION_MISSING_LV)
+    check_signer(f.application_signer, f.student_is_minor)
     if not f.preparer_is_teacher:
         raise RuleBroken(
             "preparer_not_teacher",

@@ -190,7 +190,7 @@ class AttackWorld:
         tenant = {"id": self.ids["tenant"], "school": self.ids["school"]}
         self.ids["student"] = make_student(self.rt("plans"), tenant, MINOR_CODE, "2012-03-14", grade=7)
         site = {"preparer": self.a["preparer"], "student": self.ids["student"]}
-        plan = ready_plan(c, site, semester=SEMESTER)
+        plan = ready_plan(c, site, semester=SEMESTER, file=self.application_uploader(self.a["preparer"]))
         pid = self.ids["plan"] = plan["id"]
         self.ids["risk"] = next(r["id"] for r in plan["risks"] if r["category"] == "learning")
         self.ids["measure"] = next(m["id"] for m in plan["measures"] if m["kind"] == "consultation")
@@ -222,7 +222,12 @@ class AttackWorld:
         # B's own draft plan for the same person (the code is per tenant): a target B may change
         b_tenant = {"id": self.b_ids["tenant"], "school": self.b_ids["school"]}
         self.b_ids["student"] = make_student(self.rt("plans"), b_tenant, MINOR_CODE, "2012-03-14", grade=7)
-        b_plan = ready_plan(c, {"preparer": self.b["preparer"], "student": self.b_ids["student"]}, semester=SEMESTER)
+        b_plan = ready_plan(
+            c,
+            {"preparer": self.b["preparer"], "student": self.b_ids["student"]},
+            semester=SEMESTER,
+            file=self.application_uploader(self.b["preparer"]),
+        )
         self.b_ids["plan"] = b_plan["id"]
         self.b_ids["risk"] = next(r["id"] for r in b_plan["risks"] if r["category"] == "learning")
         self.b_ids["measure"] = next(m["id"] for m in b_plan["measures"] if m["kind"] == "consultation")
@@ -239,13 +244,33 @@ class AttackWorld:
         assert imp.status_code == 201, imp.json
         self.ids["import"] = imp.json["id"]
 
+    def application_uploader(self, preparer: dict[str, Any]) -> Any:
+        """Upload a plan's signed application to documents, as its preparer does, and deliver what follows."""
+
+        def upload(plan: dict[str, Any], signer: str) -> None:
+            self.rt("documents").storage.ensure_bucket()
+            form = {
+                "kind": "application",
+                "student_id": plan["student_id"],
+                "plan_id": plan["id"],
+                "signer": signer,
+                "signed_on": "2026-09-02",
+                "file": (io.BytesIO(pdf(marker=f"iesniegums {plan['id']}")), "iesniegums.pdf"),
+            }
+            made = self.clients["documents"].post("/documents", headers=preparer["headers"], data=form)
+            assert made.status_code == 201, made.json
+            self.ids.setdefault("application_document", made.json["id"])
+            self.relay.run()
+
+        return upload
+
     def documents(self) -> None:
         self.rt("documents").storage.ensure_bucket()
         c = self.clients["documents"]
         expense = self.expense_form(pdf(marker="attack-world"))
         made = c.post("/documents", headers=self.a["coordinator"]["headers"], data=expense)
         assert made.status_code == 201, made.json
-        self.ids["document"] = made.json["document"]["id"]
+        self.ids["document"] = made.json["id"]
         attestation = {
             "kind": "attestation",
             "student_id": self.ids["student"],
@@ -259,7 +284,7 @@ class AttackWorld:
         }
         made = c.post("/documents", headers=self.a["accountant"]["headers"], data=attestation)
         assert made.status_code == 201, made.json
-        self.ids["attestation_document"] = made.json["document"]["id"]
+        self.ids["attestation_document"] = made.json["id"]
 
     def expense_form(self, data: bytes) -> dict[str, Any]:
         return {
@@ -283,7 +308,7 @@ class AttackWorld:
         made = self.clients["finance"].post(
             "/statements",
             headers=self.a["accountant"]["headers"],
-            json={"tenant_id": self.ids["tenant"], "month": f"{MONTH}-01"},
+            json={"tenant_id": self.ids["tenant"], "month": MONTH},
         )
         assert made.status_code == 201, made.json
         self.ids["statement"] = made.json["id"]

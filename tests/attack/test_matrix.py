@@ -195,6 +195,9 @@ EXPECTATIONS: dict[str, dict[str, Op]] = {
             params={"tenant_id": "tenant"},
             body=lambda w: {"name": "Jauna skola", "registration_number": "40900099999"},
         ),
+        "GET /staff": Op(
+            LISTED, who="preparer", why="every user of a school lists its staff", query={"school_id": "school"}
+        ),
         "GET /users": Op(LISTED, e="teacher", query={"tenant_id": "tenant"}),
         "POST /users": Op(
             REFUSED,
@@ -427,7 +430,7 @@ EXPECTATIONS: dict[str, dict[str, Op]] = {
             REFUSED,
             who="accountant",
             e="director",
-            body=lambda w: {"tenant_id": w.ids["tenant"], "month": f"{MONTH}-01"},
+            body=lambda w: {"tenant_id": w.ids["tenant"], "month": MONTH},
         ),
         "GET /statements/{statement_id}": Op(
             HIDDEN, who="accountant", e="teacher", params={"statement_id": "statement"}

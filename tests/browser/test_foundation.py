@@ -28,7 +28,7 @@ def upload(portal: Any, person: Any) -> str:
         month=time.strftime("%Y-%m"),
         amount="4.20",
     )
-    return str(made["document"]["id"])
+    return str(made["id"])
 
 
 def test_another_tenant_s_record_looks_exactly_like_a_missing_one(people, portal, person_page, new_context):

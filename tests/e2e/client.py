@@ -141,6 +141,26 @@ class Api:
     def upload(self, by: Person, data: bytes, filename: str, ok: int | tuple[int, ...] = 201, **form: Any) -> Any:
         return self.call("POST", "documents", "/documents", as_=by, ok=ok, data=form, files={"file": (filename, data)})
 
+    def file_application(self, by: Person, plan: dict[str, Any], signer: str, signed_on: date, data: bytes) -> Any:
+        """Upload a plan's signed application, as its preparer does, and wait until plans has it on file."""
+        up = self.upload(
+            by,
+            data,
+            "iesniegums.pdf",
+            kind="application",
+            student_id=plan["student_id"],
+            plan_id=plan["id"],
+            signer=signer,
+            signed_on=signed_on.isoformat(),
+        )
+        assert self.verdict(by, up["id"]) == "accepted"  # plans found it fits the plan
+
+        def on_file() -> Any:
+            now = self.get("plans", f"/plans/{plan['id']}", as_=by)
+            return now if now["application_on_file"] and now["application_document_id"] == up["id"] else None
+
+        return wait_for(on_file, timeout=30, interval=0.2, message=f"the application on file for {plan['id']}")
+
     def document(self, by: Person, document_id: str) -> dict[str, Any]:
         return self.get("documents", f"/documents/{document_id}", as_=by)  # type: ignore[no-any-return]
 

@@ -122,8 +122,9 @@ def people_and_places(s: Semester) -> None:
             "student_count": 500,
         },
     )
-    [b_school] = s.b["schools"]  # a vocational school is its own tenant and its own school
-    s.sb = b_school["id"]
+    # a vocational school is its own tenant and its own school: the answer carries that school record
+    assert s.b["school"] is not None and [s.b["school"]] == s.b["schools"]
+    s.sb = s.b["school"]["id"]
     s.r_k = api.user(admin, "regional_kurzeme", None, {"role": "regional_coordinator", "region": "kurzeme"})
     s.r_z = api.user(admin, "regional_zemgale", None, {"role": "regional_coordinator", "region": "zemgale"})
     # the region's coordinator adds the municipality's second school and its coordinator
@@ -281,8 +282,11 @@ def draft(
         api.post(
             "plans", f"/plans/{plan['id']}/measures", as_=preparer, json={**body, "risk_ids": [risk_ids[m["risk"]]]}
         )
-    signed = {"application_signer": signer, "application_signed_on": s.today.isoformat()}
-    return api.patch("plans", f"/plans/{plan['id']}", as_=preparer, json=signed)  # type: ignore[no-any-return]
+    early = api.raw("POST", "plans", f"/plans/{plan['id']}/submit", as_=preparer, json={})
+    assert early.status_code == 409 and early.json()["code"] == "application_missing"  # it says what to do
+    # one action: the signed application uploaded for the plan; plans learns of it from documents
+    scan = samples.pdf(marker=f"iesniegums {plan['id']}")
+    return api.file_application(preparer, plan, signer, s.today, scan)  # type: ignore[no-any-return]
 
 
 def act(s: Semester, plan: dict[str, Any], action: str, who: Person, comment: str | None = None) -> dict[str, Any]:
@@ -447,13 +451,16 @@ def measure(plan: dict[str, Any], kind: str = "consultation") -> str:
 def delivery(s: Semester) -> None:
     """Agreements start the plans; consultations on the KA form, one remote under the director's order."""
     api, today = s.api, s.today.isoformat()
-    for plan, provider in ((s.plan1, s.sp1), (s.plan2, s.sp2), (s.planb, s.spb)):
+    for plan, provider, preparer in ((s.plan1, s.sp1, s.p1), (s.plan2, s.sp2, s.p2), (s.planb, s.spb, s.pb)):
         plan_now = api.get("plans", f"/plans/{plan['id']}", as_=provider)
+        # the preparer finds the provider in the school's staff directory, as a picker would
+        [picked] = api.get("identity", "/staff?role=support_provider", as_=preparer)["items"]
+        assert picked["user_id"] == provider.id and set(picked) == {"user_id", "full_name", "school_id", "roles"}
         api.post(
             "plans",
             f"/plans/{plan['id']}/agreements",
             as_=provider,
-            json={"measure_id": measure(plan_now), "provider_id": provider.id, "signed_on": today},
+            json={"measure_id": measure(plan_now), "provider_id": picked["user_id"], "signed_on": today},
         )
         assert api.get("plans", f"/plans/{plan['id']}", as_=provider)["status"] == "in_progress"
         plan.update(plan_now)
@@ -534,7 +541,7 @@ def attestation(
         valid_to=semester["ends_on"],
         categories=categories,
     )
-    return up["document"]["id"]  # type: ignore[no-any-return]
+    return up["id"]  # type: ignore[no-any-return]
 
 
 def expense(
@@ -560,7 +567,7 @@ def expense(
         month=f"{month:%Y-%m}",
         amount=amount,
     )
-    assert up["document"]["status"] == "received"  # the answer comes at once; the checks run in the background
+    assert up["status"] == "received"  # the answer comes at once; the checks run in the background
     return up  # type: ignore[no-any-return]
 
 
@@ -585,19 +592,19 @@ def money(s: Semester) -> None:
     assert api.verdict(s.sc1, att_a) == "accepted" and api.verdict(s.acc_b, att_b) == "accepted"
 
     ticket = samples.pdf(marker="Ventspils autobuss, mēnešbiļete")
-    oct_a = expense(s, s.sc1, s.s1, s.plan1, s.liga, ticket, "public_transport", last_month, "20.00")["document"]["id"]
+    oct_a = expense(s, s.sc1, s.s1, s.plan1, s.liga, ticket, "public_transport", last_month, "20.00")["id"]
     nov_a = expense(
         s, s.acc_a, s.s1, s.plan1, s.liga, samples.pdf(marker="mēnešbiļete 2"), "public_transport", this_month, "45.00"
-    )["document"]["id"]
+    )["id"]
     nov_b = expense(s, s.scb, s.sb, s.planb, s.elina, samples.pdf(marker="ēdnīca"), "meals", this_month, "30.00")
-    nov_b_id = nov_b["document"]["id"]
+    nov_b_id = nov_b["id"]
     assert api.verdict(s.sc1, oct_a) == "accepted"
     assert api.verdict(s.acc_a, nov_a) == "accepted"
     assert api.verdict(s.scb, nov_b_id) == "accepted"
 
     # the same ticket, byte for byte, claimed again by the other tenant: caught, and tenant A is never named
     double = expense(s, s.acc_b, s.sb, s.planb, s.elina, ticket, "public_transport", last_month, "20.00")
-    double_id = double["document"]["id"]
+    double_id = double["id"]
     assert double["duplicate"] is False  # not a duplicate inside tenant B; finance compares across tenants
     assert api.verdict(s.acc_b, double_id) == "rejected"
     history = api.get("documents", f"/documents/{double_id}/history", as_=s.acc_b)

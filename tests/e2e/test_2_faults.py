@@ -123,8 +123,7 @@ class Site:
             as_=self.preparer,
             json={"kind": "consultation", "provider_type": "teacher", "planned_hours": "10", "risk_ids": [risk]},
         )
-        signed = {"application_signer": "parent", "application_signed_on": riga_today().isoformat()}
-        api.patch("plans", f"/plans/{pid}", as_=self.preparer, json=signed)
+        api.file_application(self.preparer, plan, "parent", riga_today(), samples.pdf(marker=f"iesniegums {pid}"))
         api.post("plans", f"/plans/{pid}/submit", as_=self.preparer, json={})
         for who in (self.director, self.mc, admin):
             api.post("plans", f"/plans/{pid}/approve", as_=who, json={})
@@ -152,7 +151,7 @@ class Site:
             valid_to=semester["ends_on"],
             categories=["public_transport"],
         )
-        assert api.verdict(self.coordinator, att["document"]["id"]) == "accepted"
+        assert api.verdict(self.coordinator, att["id"]) == "accepted"
 
     def _preview(self, data: bytes) -> dict[str, Any] | None:
         resp = self.api.raw(
@@ -259,7 +258,7 @@ def test_a_finance_worker_killed_mid_check_finishes_the_check_once_after_its_res
     has passed the visibility timeout (BROKER_VISIBILITY_TIMEOUT, 30 s), and the check runs to its end once."""
     data = site.ticket()
     with check_held(platform, data) as check_stopped:
-        document = site.upload(data)["document"]["id"]
+        document = site.upload(data)["id"]
         check_stopped()
         old = platform.kill("finance-worker")
         killed_at = time.monotonic()
@@ -281,9 +280,9 @@ def test_redis_restarted_while_uploads_and_checks_are_in_flight(platform: Any, s
     before = len(site.documents())
     held = site.ticket()
     with check_held(platform, held) as check_stopped:
-        accepted = [site.upload(held)["document"]["id"]]
+        accepted = [site.upload(held)["id"]]
         check_stopped()
-        accepted += [site.upload(site.ticket())["document"]["id"] for _ in range(3)]
+        accepted += [site.upload(site.ticket())["id"] for _ in range(3)]
         platform.stop_server("redis")
     try:
         refused = site.api.raw(
@@ -299,7 +298,7 @@ def test_redis_restarted_while_uploads_and_checks_are_in_flight(platform: Any, s
     finally:
         platform.start_server("redis")
     assert len(site.documents()) == before + len(accepted)  # the refused one left no record
-    accepted += [site.upload(site.ticket())["document"]["id"] for _ in range(2)]
+    accepted += [site.upload(site.ticket())["id"] for _ in range(2)]
     site.settled_once(accepted, platform)
     platform.wait_serving(WORKERS)
 
@@ -309,10 +308,10 @@ def test_finance_postgres_restarted_while_checks_are_in_flight(platform: Any, si
     while checks are queued: finance's API answers 503, the checks retry with backoff, and once it is back
     every upload has one verdict; the other services never noticed."""
     retries = platform.log_text("finance-worker").count("message_retry")
-    accepted = [site.upload(site.ticket())["document"]["id"] for _ in range(2)]
+    accepted = [site.upload(site.ticket())["id"] for _ in range(2)]
     platform.finance_db.stop_server("postgres")
     try:
-        accepted += [site.upload(site.ticket())["document"]["id"] for _ in range(2)]  # documents does not care
+        accepted += [site.upload(site.ticket())["id"] for _ in range(2)]  # documents does not care
         down = site.api.raw("GET", "finance", "/claims", as_=site.accountant)
         assert down.status_code == 503, down.text
         assert down.json()["code"] == "unavailable"
@@ -363,7 +362,9 @@ def test_s3_stopped_during_uploads_then_started(platform: Any, site: Site):
                 resp = http.post(url, headers=auth, data=site.form(), files={"file": ("b.pdf", data)}, timeout=30)
                 body = resp.json()
                 with lock:
-                    answers.append((resp.status_code, body.get("code"), body.get("document", {}).get("id"), data))
+                    answers.append(
+                        (resp.status_code, body.get("code"), body.get("id") if resp.status_code == 201 else None, data)
+                    )
 
     def count(status: int) -> int:
         with lock:
@@ -414,7 +415,7 @@ def test_s3_stopped_during_uploads_then_started(platform: Any, site: Site):
 
     again = wait_for(retried, timeout=60, interval=1.0, message="S3 to take uploads again")
     assert again["duplicate"] is False  # the refused attempt left nothing to be a duplicate of
-    stored.append(again["document"]["id"])
+    stored.append(again["id"])
     assert len(site.documents()) == before_docs + len(stored)
     after = [o for o in objects() if o not in before_objects]
     assert len(after) == len(stored), (after, stored, [a[:3] for a in answers])
@@ -425,12 +426,12 @@ def test_smtp_down_then_up_delivers_each_mail_once(platform: Any, site: Site):
     """A rejected claim's notices wait while SMTP is down (deliveries retrying) and go out once it is back:
     one mail per person, no second one."""
     data = site.ticket()
-    first = site.upload(data)["document"]["id"]
+    first = site.upload(data)["id"]
     site.settled_once([first], platform)
     platform.stop_server("smtp")
     try:
         # the same bytes again, by the accountant: rejected, telling the accountant and the coordinator
-        again = site.upload(data, by=site.accountant)["document"]["id"]
+        again = site.upload(data, by=site.accountant)["id"]
         assert site.api.verdict(site.coordinator, again) == "rejected"
 
         def retrying() -> bool:
@@ -458,8 +459,8 @@ def test_every_message_delivered_twice_ends_as_if_once(platform: Any, site: Site
     platform.restart(UPLOAD_PATH, env={"PUMPURS_TEST_ONLY_DUPLICATE_EVERY_MESSAGE": "1"})
     try:
         data = site.ticket()
-        first = site.upload(data)["document"]["id"]
-        again = site.upload(data, by=site.accountant)["document"]["id"]  # rejected: the same bytes
+        first = site.upload(data)["id"]
+        again = site.upload(data, by=site.accountant)["id"]  # rejected: the same bytes
         site.settled_once([first, again], platform)
         for worker in ("documents-worker", "finance-worker", "notifications-worker"):
             assert platform.log_text(worker).count("message_duplicate_skipped") > skipped[worker], worker

@@ -117,7 +117,13 @@ class World:
                     "student_count": 100,
                 },
             )
-            return {"id": str(t.id), "region": t.region, "kind": t.kind, "schools": [str(x.id) for x in t.schools]}
+            return {
+                "id": str(t.id),
+                "region": t.region,
+                "kind": t.kind,
+                "registration_number": t.registration_number,
+                "schools": [str(x.id) for x in t.schools],
+            }
 
     def school(self, tenant: dict[str, Any]) -> str:
         with self.runtime.db.session() as s:
@@ -134,7 +140,11 @@ class World:
             return str(sc.id)
 
     def user(
-        self, tenant: dict[str, Any] | None, *grants: dict[str, Any], password: str = "user-password-123"
+        self,
+        tenant: dict[str, Any] | None,
+        *grants: dict[str, Any],
+        password: str = "user-password-123",
+        full_name: str = "Test User",
     ) -> dict[str, Any]:
         email = f"u{uuid.uuid4().hex[:10]}@example.test"
         with self.runtime.db.session() as s:
@@ -145,7 +155,7 @@ class World:
                 SYSTEM,
                 {
                     "email": email,
-                    "full_name": "Test User",
+                    "full_name": full_name,
                     "password": password,
                     "tenant_id": uuid.UUID(tenant["id"]) if tenant else None,
                     "roles": [_grant(g) for g in grants],

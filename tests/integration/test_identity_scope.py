@@ -116,7 +116,7 @@ def test_only_the_platform_admin_creates_tenants(
                 "forbidden",
             )
     resp = client.post("/tenants", headers=admin_headers, json=tenant_body())
-    assert resp.status_code == 201 and resp.json["schools"] == []
+    assert resp.status_code == 201 and resp.json["schools"] == [] and resp.json["school"] is None
 
 
 def test_creating_a_vocational_school_tenant_creates_its_one_school(client, admin_headers):
@@ -124,6 +124,9 @@ def test_creating_a_vocational_school_tenant_creates_its_one_school(client, admi
     resp = client.post("/tenants", headers=admin_headers, json=body)
     assert resp.status_code == 201
     [school] = resp.json["schools"]
+    # issue 13: the answer names the school record made for it, the school_id its staff and students need
+    assert resp.json["school"] == school
+    assert client.get(f"/tenants/{resp.json['id']}", headers=admin_headers).json["school"] == school
     assert school["kind"] == "vocational" and school["name"] == body["name"]
     assert school["registration_number"] == body["registration_number"] and school["tenant_id"] == resp.json["id"]
     listed = client.get(f"/tenants/{resp.json['id']}/schools", headers=admin_headers).json

@@ -64,3 +64,30 @@ def test_a_page_past_the_limit_is_invalid_input_not_an_offset_overflow() -> None
         PageArgs().load({"page": "437397749696751808"})
     assert "page" in err.value.messages
     assert (MAX_PAGE - 1) * 500 < 2**63 - 1
+
+
+def _months(node: Any, where: str = "") -> Any:
+    """Every property or parameter named like a month, with where it is."""
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if key == "month" and isinstance(value, dict) and ("type" in value or "$ref" not in value):
+                yield where, value
+            if node.get("name") == "month" and key == "schema":
+                yield where, value
+            yield from _months(value, f"{where}/{key}")
+    elif isinstance(node, list):
+        for i, value in enumerate(node):
+            yield from _months(value, f"{where}/{i}")
+
+
+def test_a_month_is_written_one_way_in_every_document() -> None:
+    """Issue 13: `format: date` months (claims, statements) beside `YYYY-MM` ones (uploads); now all are YYYY-MM."""
+    from services.common.months import MONTH_PATTERN
+
+    seen = 0
+    for svc, spec in SPECS.items():
+        for where, prop in _months(spec):
+            seen += 1
+            assert prop.get("type") == "string" and prop.get("pattern") == MONTH_PATTERN, (svc, where, prop)
+            assert "format" not in prop, (svc, where, prop)
+    assert seen >= 10  # documents' uploads, lists and packages, finance's claims and statements

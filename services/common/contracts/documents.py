@@ -1,4 +1,5 @@
-"""Messages documents sends: expense documents and attestations to finance's checks, and its own sweep.
+"""Messages documents sends: expense documents and attestations to finance's checks, signed applications to
+plans, and its own sweep.
 
 A payload names the document and version, the facts finance checks (student, plan, category, month,
 amount) and the file's SHA-256 so finance can find the same bytes in other tenants. Never the bytes,
@@ -30,6 +31,8 @@ COMPENSATION_CATEGORIES = (
     "special_transport",
 )
 EXPENSE_CATEGORIES = (*COMPENSATION_CATEGORIES, "consultations", "plan_preparation")
+# DOMAIN.md: a parent's or guardian's application for a minor, the student's own for an adult
+APPLICATION_SIGNERS = ("parent", "guardian", "student")
 
 _SHA256 = validate.Regexp(r"^[0-9a-f]{64}$", error="A lowercase hex SHA-256.")
 
@@ -82,6 +85,21 @@ class RegisterAttestation(_DocumentFacts):
     categories = fields.List(fields.String(validate=validate.OneOf(COMPENSATION_CATEGORIES)), required=True)
 
 
+class RegisterApplication(_DocumentFacts):
+    """A signed application stored for a plan: plans puts it on file when it fits the plan's student, and
+    answers with documents.set_review_status (`accepted`, or `needs_fix` with the reason)."""
+
+    plan_id = fields.UUID(required=True)
+    signer = fields.String(required=True, validate=validate.OneOf(APPLICATION_SIGNERS))
+    signed_on = fields.Date(required=True)
+
+
+CONTRACT.task(
+    "plans.register_application",
+    version=1,
+    schema=RegisterApplication,
+    description="Put a stored, signed application on file for its plan and answer with documents.set_review_status.",
+)
 CONTRACT.task(
     "finance.check_expense_document",
     version=1,

@@ -19,7 +19,8 @@ class Reason(Payload):
 
 
 class SetReviewStatus(Payload):
-    """Finance's verdict on one version of a document; documents keeps it in the document's history."""
+    """A verdict on one version of a document (finance's on evidence, plans' on an application); documents
+    keeps it in the document's history."""
 
     document_id = fields.UUID(required=True)
     version = fields.Integer(required=True, validate=validate.Range(min=1))
@@ -27,6 +28,8 @@ class SetReviewStatus(Payload):
     status = fields.String(required=True, validate=validate.OneOf(REVIEW_VERDICTS))
     reasons = fields.List(fields.Nested(Reason), required=True)
     decided_at = fields.AwareDateTime(required=True)
+    # who decided: finance (expense documents, attestations) or plans (applications)
+    source = fields.String(load_default="finance", validate=validate.OneOf(["finance", "plans"]))
 
 
 CONTRACT.task(

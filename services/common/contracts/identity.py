@@ -41,6 +41,8 @@ class TenantChanged(Payload):
     revision = fields.Integer(required=True, validate=validate.Range(min=1))
     kind = fields.String(required=True, validate=validate.OneOf(["municipality", "vocational_school"]))
     name = fields.String(required=True)
+    # the institution's registration number (statements carry it); absent in messages sent before it was added
+    registration_number = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=20))
     region = fields.String(required=True, validate=validate.OneOf(REGIONS))
     student_count = fields.Integer(required=True, validate=validate.Range(min=0))
     active = fields.Boolean(required=True)

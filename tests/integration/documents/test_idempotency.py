@@ -46,7 +46,7 @@ def same(answer: Any) -> tuple[Any, ...]:
     """What an upload answered: the document, the version stored and the duplicate flag (the document's status
     and times move on as its check goes)."""
     body = answer.json
-    return body["document"]["id"], body["version"], body["duplicate"], body["duplicate_of"]
+    return body["id"], body["current_version"], body["duplicate"], body["duplicate_of"]
 
 
 def checks_sent(runtime: Any) -> list[str]:
@@ -70,8 +70,8 @@ def test_a_retry_with_the_key_answers_the_first_upload_and_a_version_too(documen
     again = keyed(documents, coordinator, data, key, **form)  # its answer was lost on the way: sent again
     assert again.status_code == 201 and again.headers["Idempotent-Replayed"] == "true"
     assert same(again) == same(first)
-    doc = first.json["document"]["id"]
-    assert first.json["document"]["status"] == "received" and again.json["document"]["status"] == "queued"
+    doc = first.json["id"]
+    assert first.json["status"] == "received" and again.json["status"] == "queued"
     assert count_documents(docs_runtime) == 1 and checks_sent(docs_runtime) == [doc]
 
     fix, version_key = samples.pdf(marker="labots"), str(uuid.uuid4())
@@ -79,7 +79,7 @@ def test_a_retry_with_the_key_answers_the_first_upload_and_a_version_too(documen
     v2 = keyed(documents, coordinator, fix, version_key, path=path)
     v2_again = keyed(documents, coordinator, fix, version_key, path=path)
     assert v2.status_code == v2_again.status_code == 201 and same(v2_again) == same(v2)
-    assert v2.json["version"]["number"] == 2
+    assert v2.json["current_version"] == 2
     read = documents.get(f"/documents/{doc}", headers=coordinator["headers"]).json
     assert [v["number"] for v in read["versions"]] == [1, 2]
     assert checks_sent(docs_runtime) == [doc, doc]
@@ -135,7 +135,7 @@ def test_a_second_request_while_the_first_is_still_uploading_is_told_to_wait_the
         first.join(30)
     assert answers[0].status_code == 201
     then = keyed(documents, coordinator, data, key, **form)
-    assert then.status_code == 201 and then.json["document"]["id"] == answers[0].json["document"]["id"]
+    assert then.status_code == 201 and then.json["id"] == answers[0].json["id"]
     assert count_documents(docs_runtime) == 1
 
 
@@ -150,7 +150,7 @@ def test_a_process_killed_after_the_bytes_landed_is_finished_by_the_retry_with_i
     [left] = bucket_keys(docs_runtime, school_world["tenant"]["id"])  # the whole file, with no record yet
     retry = keyed(documents, coordinator, data, key, **form)
     assert retry.status_code == 201 and retry.headers["Idempotent-Replayed"] == "true"
-    doc = retry.json["document"]["id"]
+    doc = retry.json["id"]
     assert left.split("/")[3] == doc  # the first attempt's document and bytes, not a second copy
     assert bucket_keys(docs_runtime, school_world["tenant"]["id"]) == [left]
     assert checks_sent(docs_runtime) == [doc]
@@ -187,7 +187,7 @@ def test_after_a_503_a_retry_with_the_key_takes_the_bytes_that_landed_late_or_st
         assert retry.status_code == 201, retry.json
         assert (retry.headers.get("Idempotent-Replayed") == "true") is (fault is put_then_time_out)
         assert same(keyed(documents, coordinator, data, key, **form)) == same(retry)
-        answered.append(retry.json["document"]["id"])
+        answered.append(retry.json["id"])
     assert visible_documents(docs_runtime) == 2 and checks_sent(docs_runtime) == answered
     report = sweep_later(docs_runtime, documents_settings)
     assert len(report.removed) == 1  # the attempt that stored nothing
@@ -207,7 +207,7 @@ def test_a_failed_upload_sent_again_without_a_key_is_checked_once_and_leaves_no_
         assert upload(documents, coordinator, data, **form).status_code == 500
     again = upload(documents, coordinator, data, **form)
     assert again.status_code == 201 and again.json["duplicate"] is False
-    doc = again.json["document"]["id"]
+    doc = again.json["id"]
     report = sweep_later(docs_runtime, documents_settings)
     assert len(report.removed) == 1
     assert [k.split("/")[3] for k in bucket_keys(docs_runtime, school_world["tenant"]["id"])] == [doc]

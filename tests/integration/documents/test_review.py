@@ -93,7 +93,7 @@ def test_a_verdict_delivered_twice_changes_the_status_and_the_history_once(
     documents, docs_runtime, school_world, documents_worker
 ):
     coordinator = school_world["coordinator"]
-    doc = upload(documents, coordinator, samples.pdf(), **expense_form()).json["document"]
+    doc = upload(documents, coordinator, samples.pdf(), **expense_form()).json
     needs_fix = verdict(doc, "needs_fix")
     send(docs_runtime, needs_fix)
     send(docs_runtime, needs_fix)  # at-least-once delivery: the same message again
@@ -156,17 +156,18 @@ def test_a_document_says_where_it_is_received_then_queued_for_finance_then_the_v
     with monkeypatch.context() as m:
         m.setattr(docs_runtime.celery, "send_task", broker_away)
         answer = upload(documents, coordinator, samples.pdf(), **expense_form())
-    assert answer.status_code == 201 and answer.json["document"]["status"] == "received"
-    doc = answer.json["document"]
+    assert answer.status_code == 201 and answer.json["status"] == "received"
+    doc = answer.json
     assert documents.get(f"/documents/{doc['id']}", headers=headers).json["status"] == "received"
     # the worker's outbox relay sends it after its backoff
     wait_for(lambda: status(docs_runtime, doc["id"]) == "queued", timeout=30, message="the check handed over")
     waiting = documents.get("/documents?status=queued", headers=headers).json["items"]
     assert [d["id"] for d in waiting] == [doc["id"]]
-    application = upload(
-        documents, coordinator, samples.pdf(marker="iesniegums"), kind="application", student_id=doc["student_id"]
-    ).json["document"]
-    assert documents.get(f"/documents/{application['id']}", headers=headers).json["status"] == "received"
+    statement = upload(
+        documents, school_world["accountant"], samples.pdf(marker="pārskats"), kind="statement", month="2026-10"
+    ).json  # a kind nobody checks
+    reader = school_world["accountant"]["headers"]
+    assert documents.get(f"/documents/{statement['id']}", headers=reader).json["status"] == "received"
 
     send(docs_runtime, verdict(doc, "accepted", reasons=[{**REASONS[1], "outcome": "pass"}]))
     wait_for(lambda: status(docs_runtime, doc["id"]) == "accepted", timeout=30, message="the verdict")
@@ -186,7 +187,7 @@ def _sent(doc: dict[str, Any]) -> Any:
 def test_a_verdict_for_a_document_of_another_tenant_is_a_dead_letter_not_a_change(
     documents, docs_runtime, school_world, documents_worker
 ):
-    doc = upload(documents, school_world["coordinator"], samples.pdf(), **expense_form()).json["document"]
+    doc = upload(documents, school_world["coordinator"], samples.pdf(), **expense_form()).json
     forged = verdict({**doc, "tenant_id": school_world["other_tenant"]["id"]}, "accepted")
     send(docs_runtime, forged)
 
@@ -197,3 +198,21 @@ def test_a_verdict_for_a_document_of_another_tenant_is_a_dead_letter_not_a_chang
 
     wait_for(dead_lettered, timeout=30, message="the forged verdict to be dead-lettered")
     assert status(docs_runtime, doc["id"]) == "queued"  # still waiting for finance's own verdict
+
+
+def test_plans_verdict_on_an_application_is_kept_as_plans_own(documents, docs_runtime, school_world, documents_worker):
+    """Issue 13: plans decides whether an application fits its plan; the history says plans decided."""
+    coordinator = school_world["coordinator"]
+    form = {"kind": "application", "student_id": str(uuid.uuid4()), "plan_id": str(uuid.uuid4())}
+    doc = upload(
+        documents, coordinator, samples.pdf(), "iesniegums.pdf", **form, signer="parent", signed_on="2026-09-02"
+    )
+    fits = [{**REASONS[0], "rule_id": "application.on_file", "explanation_en": "The application is on file."}]
+    message = verdict(doc.json, "accepted", reasons=fits)
+    message["payload"]["source"] = "plans"
+    send(docs_runtime, message)
+    wait_for(lambda: status(docs_runtime, doc.json["id"]) == "accepted", timeout=30, message="plans' verdict")
+    assert [(h.source, h.to_status) for h in history(docs_runtime, doc.json["id"])] == [
+        ("upload", "received"),
+        ("plans", "accepted"),
+    ]

@@ -39,7 +39,7 @@ def test_an_accepted_file_is_stored_under_a_key_without_personal_data_and_answer
     data = make()
     resp = upload(documents, school_world["coordinator"], data, name, **expense_form(kind=kind))
     assert resp.status_code == 201, resp.json
-    doc, version = resp.json["document"], resp.json["version"]
+    doc, [version] = resp.json, resp.json["versions"]
     assert doc["status"] == "received" and doc["current_version"] == 1 and doc["kind"] == kind
     assert doc["school_id"] == school_world["school"] and doc["amount"] == "12.30" and doc["month"] == "2026-10"
     assert version == {
@@ -51,7 +51,11 @@ def test_an_accepted_file_is_stored_under_a_key_without_personal_data_and_answer
         "sha256": hashlib.sha256(data).hexdigest(),
         "duplicate": False,
     }
-    assert resp.json["duplicate"] is False
+    assert resp.json["duplicate"] is False and resp.json["duplicate_of"] == []
+    # issue 13: the upload answers the document resource itself, exactly as reading it does
+    read = documents.get(f"/documents/{doc['id']}", headers=school_world["coordinator"]["headers"])
+    assert read.status_code == 200 and read.json == resp.json
+    assert [h["to_status"] for h in resp.json["history"]] == ["received"]
     keys = bucket_keys(docs_runtime, school_world["tenant"]["id"])
     assert len(keys) == 1
     assert re.fullmatch(rf"{school_world['tenant']['id']}/\d{{4}}/\d{{2}}/{doc['id']}/v1", keys[0])
@@ -97,9 +101,9 @@ def test_one_byte_over_a_small_limit_is_refused_and_the_limit_itself_is_accepted
     over = upload(small, school_world["coordinator"], data + b"\n", **expense_form())
     assert over.status_code == 422 and over.json["code"] == "file_too_large"
     assert over.json["max_bytes"] == len(data)
-    # a body far over the limit is cut off while it is read, with the same answer
+    # a body far over the limit is refused by its length before it is read: 413, with the same code
     huge = upload(small, school_world["coordinator"], data + bytes(2 * 1024 * 1024), **expense_form())
-    assert huge.status_code == 422 and huge.json["code"] == "file_too_large"
+    assert huge.status_code == 413 and huge.json["code"] == "file_too_large" and huge.json["max_bytes"] == len(data)
 
 
 def test_metadata_a_kind_needs_is_checked_before_anything_is_stored(documents, docs_runtime, school_world):
@@ -127,7 +131,7 @@ def test_who_uploads_what(documents, school_world):
     named = upload(
         documents, school_world["accountant"], samples.pdf(), **expense_form(school_id=school_world["other_school"])
     )
-    assert named.status_code == 201 and named.json["document"]["school_id"] == school_world["other_school"]
+    assert named.status_code == 201 and named.json["school_id"] == school_world["other_school"]
     anonymous = documents.post("/documents", data={"kind": "invoice"}, content_type="multipart/form-data")
     assert anonymous.status_code == 401
 
@@ -138,7 +142,7 @@ def test_the_check_message_is_sent_once_after_commit_with_the_facts_and_no_file_
     form = expense_form(kind="transport_ticket", category="public_transport", amount="18.4")
     resp = upload(documents, school_world["coordinator"], samples.pdf(marker="bilete"), "Anna biļete.pdf", **form)
     assert resp.status_code == 201
-    doc_id = resp.json["document"]["id"]
+    doc_id = resp.json["id"]
     # sent by the commit, or by a worker's relay that took the row first: either way once, and soon
     [row] = wait_for(
         lambda: [r for r in outbox_rows(docs_runtime, "finance.check_expense_document") if r.sent_at],
@@ -168,7 +172,7 @@ def test_the_check_message_is_sent_once_after_commit_with_the_facts_and_no_file_
     assert "Anna" not in str(message) and "filename" not in body
 
 
-def test_an_attestation_registers_with_finance_and_an_application_sends_nothing(
+def test_an_attestation_registers_with_finance_and_an_application_is_announced_to_plans(
     documents, docs_runtime, documents_settings, school_world
 ):
     student = str(uuid.uuid4())
@@ -190,16 +194,46 @@ def test_an_attestation_registers_with_finance_and_an_application_sends_nothing(
     [message] = queued(documents_settings.broker_url, "finance", "finance.register_attestation")
     assert message["payload"]["categories"] == ["meals", "public_transport"]
     assert message["payload"]["valid_to"] == "2026-12-31" and message["payload"]["student_id"] == student
+    # issue 13: an application is for a plan, says who signed it and when, and plans learns of it by message
+    form = {"kind": "application", "student_id": student}
+    bare = upload(documents, school_world["coordinator"], samples.pdf(marker="iesniegums"), "iesniegums.pdf", **form)
+    assert bare.status_code == 422 and set(bare.json["errors"]) == {"plan_id", "signer", "signed_on"}
+    wrong = upload(
+        documents,
+        school_world["coordinator"],
+        samples.pdf(),
+        "i.pdf",
+        **form,
+        plan_id=str(uuid.uuid4()),
+        signer="neighbour",
+        signed_on="2026-09-02",
+    )
+    assert wrong.status_code == 422 and set(wrong.json["errors"]) == {"signer"}
+    plan_id = str(uuid.uuid4())
     app = upload(
         documents,
         school_world["coordinator"],
         samples.pdf(marker="iesniegums"),
         "iesniegums.pdf",
-        kind="application",
-        student_id=student,
+        **form,
+        plan_id=plan_id,
+        signer="parent",
+        signed_on="2026-09-02",
     )
-    assert app.status_code == 201 and app.json["document"]["status"] == "received"
-    assert len(outbox_rows(docs_runtime)) == 1
+    assert app.status_code == 201 and app.json["status"] == "received"
+    assert (app.json["signer"], app.json["signed_on"], app.json["plan_id"]) == ("parent", "2026-09-02", plan_id)
+    assert len(outbox_rows(docs_runtime)) == 2
+    # read from the outbox: a plans worker of another test package may already have taken it off the queue
+    [announced] = outbox_rows(docs_runtime, "plans.register_application")
+    body = announced.payload
+    assert (body["document_id"], body["version"], body["plan_id"], body["student_id"]) == (
+        app.json["id"],
+        1,
+        plan_id,
+        student,
+    )
+    assert (body["signer"], body["signed_on"], body["school_id"]) == ("parent", "2026-09-02", school_world["school"])
+    assert "iesniegums" not in str(announced)  # ids and facts, never the file's name or bytes
 
 
 def test_the_same_bytes_again_in_a_tenant_are_stored_again_and_flagged_to_the_uploader_and_finance(
@@ -209,15 +243,15 @@ def test_the_same_bytes_again_in_a_tenant_are_stored_again_and_flagged_to_the_up
     first = upload(documents, school_world["coordinator"], data, **expense_form())
     again = upload(documents, school_world["coordinator"], data, **expense_form())
     assert first.status_code == again.status_code == 201
-    assert again.json["document"]["id"] != first.json["document"]["id"]
-    assert again.json["duplicate"] is True and again.json["duplicate_of"] == [first.json["document"]["id"]]
+    assert again.json["id"] != first.json["id"]
+    assert again.json["duplicate"] is True and again.json["duplicate_of"] == [first.json["id"]]
     payloads = {
         m["payload"]["document_id"]: m["payload"]
         for m in queued(documents_settings.broker_url, "finance", "finance.check_expense_document")
     }
-    assert payloads[first.json["document"]["id"]]["duplicate_in_tenant"] is False
-    flagged = payloads[again.json["document"]["id"]]
-    assert flagged["duplicate_in_tenant"] is True and flagged["duplicate_of"] == [first.json["document"]["id"]]
+    assert payloads[first.json["id"]]["duplicate_in_tenant"] is False
+    flagged = payloads[again.json["id"]]
+    assert flagged["duplicate_in_tenant"] is True and flagged["duplicate_of"] == [first.json["id"]]
     # another tenant's identical bytes are not this tenant's duplicate (finance looks across tenants)
     other = school_world["stranger"]
     elsewhere = upload(documents, other, data, **expense_form())
@@ -269,12 +303,12 @@ def test_an_invoice_with_lines_is_stored_shown_and_sent_to_finance_line_by_line(
         **expense_form(kind="invoice", amount="20", lines=json.dumps(lines)),
     )
     assert resp.status_code == 201, resp.json
-    doc_id = resp.json["document"]["id"]
+    doc_id = resp.json["id"]
     stored = [
         {"category": "meals", "month": "2026-10", "amount": "12.30"},
         {"category": "learning_materials", "month": "2026-11", "amount": "7.70"},
     ]
-    assert resp.json["document"]["lines"] == stored
+    assert resp.json["lines"] == stored
     assert documents.get(f"/documents/{doc_id}", headers=coordinator["headers"]).json["lines"] == stored
     [message] = wait_for(
         lambda: queued(documents_settings.broker_url, "finance", "finance.check_expense_document"),
@@ -333,9 +367,7 @@ def test_a_hostile_file_leaves_no_row_no_object_and_no_message(
     sent = queued(documents_settings.broker_url, "finance", "finance.check_expense_document")
 
     resp = upload(documents, school_world["coordinator"], make(), name, **expense_form(kind=kind))
-    again = upload(
-        documents, school_world["coordinator"], make(), name, f"/documents/{first.json['document']['id']}/versions"
-    )
+    again = upload(documents, school_world["coordinator"], make(), name, f"/documents/{first.json['id']}/versions")
 
     for answer in (resp, again):
         assert answer.status_code == 422 and answer.mimetype == "application/problem+json"
@@ -343,5 +375,5 @@ def test_a_hostile_file_leaves_no_row_no_object_and_no_message(
         assert body["code"] == code and body["title_lv"] == "Datne noraidīta" and body["detail_lv"] != body["detail"]
     assert _rows(docs_runtime) == rows and bucket_keys(docs_runtime, tenant) == keys
     assert queued(documents_settings.broker_url, "finance", "finance.check_expense_document") == sent
-    doc = documents.get(f"/documents/{first.json['document']['id']}", headers=school_world["coordinator"]["headers"])
+    doc = documents.get(f"/documents/{first.json['id']}", headers=school_world["coordinator"]["headers"])
     assert doc.json["current_version"] == 1

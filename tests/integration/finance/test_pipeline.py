@@ -4,6 +4,7 @@ to documents; a month's statement is built, stored through documents, and built 
 from __future__ import annotations
 
 import hashlib
+import io
 import uuid
 from datetime import date
 from typing import Any
@@ -46,7 +47,7 @@ def accepted_attestation(
         categories=categories,
     )
     assert attestation.status_code == 201, attestation.json
-    att_id: str = attestation.json["document"]["id"]
+    att_id: str = attestation.json["id"]
     wait_for(lambda: doc_status(docs, att_id) == "accepted", timeout=30, message="the attestation accepted")
     return att_id
 
@@ -67,7 +68,7 @@ def test_an_upload_is_checked_by_finance_and_the_verdict_reaches_documents(
     form = expense_form(student_id=plan["student_id"], plan_id=plan["plan_id"], category="meals", amount="12.30")
     receipt = upload(documents, coordinator, samples.pdf(marker="kvits-1"), **form)
     assert receipt.status_code == 201
-    doc_id = receipt.json["document"]["id"]
+    doc_id = receipt.json["id"]
     wait_for(lambda: doc_status(docs, doc_id) == "accepted", timeout=30, message="finance's verdict in documents")
     with docs.db.session() as s:
         change = s.execute(
@@ -75,7 +76,7 @@ def test_an_upload_is_checked_by_finance_and_the_verdict_reaches_documents(
         ).scalar_one()
         assert len(change.reasons) == 8 and {r["outcome"] for r in change.reasons} == {"pass"}
     again = upload(documents, coordinator, samples.pdf(marker="kvits-2"), **{**form, "amount": "5.00"})
-    again_id = again.json["document"]["id"]
+    again_id = again.json["id"]
     wait_for(lambda: doc_status(docs, again_id) == "rejected", timeout=30, message="the double claim rejected")
     shown = documents.get(f"/documents/{again_id}/history", headers=coordinator["headers"]).json
     reasons = {r["rule_id"]: r for r in shown[-1]["reasons"]}
@@ -127,7 +128,13 @@ def test_a_statement_is_stored_through_documents_and_built_again_byte_for_byte(
     wait_for(stored, timeout=30, message="the three files stored as statement documents")
     csv_bytes = _stored_bytes(docs, files["csv"]["document_id"])
     assert hashlib.sha256(csv_bytes).hexdigest() == files["csv"]["sha256"] == st["csv_sha256"]
-    assert _stored_bytes(docs, files["pdf"]["document_id"]).startswith(b"%PDF")
+    pdf = _stored_bytes(docs, files["pdf"]["document_id"])
+    assert pdf.startswith(b"%PDF")
+    # issue 13: the institution's registration number, as identity publishes it, on the statement people sign
+    from pypdf import PdfReader
+
+    text = "".join(p.extract_text() for p in PdfReader(io.BytesIO(pdf)).pages)
+    assert f"Registration No. {tenant['registration_number']}" in text and "Psihologs" in text
     with fin_runtime.db.session() as s:  # generated again from the same data: the same bytes
         assert render_csv(statements.compute(s, uuid.UUID(tenant["id"]), date(2026, 10, 1))) == csv_bytes
     text = csv_bytes.decode()
@@ -190,7 +197,7 @@ def test_an_invoice_with_lines_becomes_one_checked_claim_per_line(
     )
     invoice = upload(documents, coordinator, samples.pdf(marker="rekins-rindas"), **form)
     assert invoice.status_code == 201, invoice.json
-    doc_id = invoice.json["document"]["id"]
+    doc_id = invoice.json["id"]
     wait_for(lambda: doc_status(docs, doc_id) == "accepted", timeout=30, message="finance's verdict in documents")
     with fin_runtime.db.session() as s:
         claims = s.execute(select(Claim).where(Claim.document_id == uuid.UUID(doc_id)).order_by(Claim.line)).scalars()

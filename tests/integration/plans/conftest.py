@@ -250,3 +250,44 @@ def make_student(
         )
         s.add(student)
         return str(student.id)
+
+
+def application_message(plan: dict[str, Any], signer: str, *, version: int = 1, **changes: Any) -> dict[str, Any]:
+    """`plans.register_application` as documents sends it once an application for `plan` is stored."""
+    return {
+        "document_id": str(uuid.uuid5(uuid.NAMESPACE_URL, f"application:{plan['id']}")),
+        "version": version,
+        "tenant_id": plan["tenant_id"],
+        "school_id": plan["school_id"],
+        "student_id": plan["student_id"],
+        "plan_id": plan["id"],
+        "signer": signer,
+        "signed_on": "2026-09-02",
+        "sha256": "ab" * 32,
+        "size": 2048,
+        "media_type": "application/pdf",
+        "duplicate_in_tenant": False,
+        "duplicate_of": [],
+        "uploaded_by": plan["preparer_id"],
+        "uploaded_at": "2026-09-02T08:00:00+00:00",
+        **changes,
+    }
+
+
+def file_application(runtime: Any, plan: dict[str, Any], signer: str, *, version: int = 1, **changes: Any) -> str:
+    """Send the application's message as documents does; wait for plans' verdict on it and return its status."""
+    from sqlalchemy import select
+
+    from services.plans.models import MESSAGING
+
+    body = application_message(plan, signer, version=version, **changes)
+    send_as(runtime, "plans.register_application", body)
+    t = MESSAGING.outbox
+
+    def verdict() -> str | None:
+        with runtime.db.session() as s:
+            rows = s.execute(select(t.c.payload).where(t.c.task_name == "documents.set_review_status")).scalars()
+            mine = [p for p in rows if p["document_id"] == body["document_id"] and p["version"] == version]
+        return mine[-1]["status"] if mine else None
+
+    return wait_for(verdict, timeout=30, message="plans' verdict on the application")  # type: ignore[no-any-return]

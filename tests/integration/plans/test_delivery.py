@@ -12,8 +12,8 @@ from sqlalchemy import func, select
 
 from services.plans.delivery_rules import riga_today
 from services.plans.models import AuditEvent, Plan, PlanTransition, TimelineEvent
-from tests.integration.plans.conftest import MINOR_CODE, make_student
-from tests.integration.plans.test_plan_lifecycle import act, admin_headers, outbox, ready_plan
+from tests.integration.plans.conftest import MINOR_CODE, file_application, make_student
+from tests.integration.plans.test_plan_lifecycle import SEMESTER, act, admin_headers, outbox, ready_plan
 from tests.support.workers import wait_for
 
 pytestmark = pytest.mark.integration
@@ -95,6 +95,45 @@ def count(runtime: Any, model: Any, *where: Any) -> int:
         return s.execute(select(func.count()).select_from(model).where(*where)).scalar_one()  # type: ignore[no-any-return]
 
 
+def test_a_plan_of_compensations_alone_starts_with_the_school_coordinators_agreement(
+    plans_client, site, plans_runtime, client
+):
+    """Issue 13: an agreement needed a consultation, so a plan of a ticket and meals stayed approved for ever."""
+    c, h = plans_client, site["preparer"]["headers"]
+    plan = c.post("/plans", headers=h, json={"student_id": site["student"], "semester": SEMESTER}).json
+    pid = plan["id"]
+    risk = c.post(f"/plans/{pid}/risks", headers=h, json={"category": "economic", "justification": "Tāls ceļš"}).json
+    for category, amount in (("public_transport", "60.00"), ("meals", "90.00")):
+        made = c.post(
+            f"/plans/{pid}/measures",
+            headers=h,
+            json={"kind": "compensation", "category": category, "planned_amount": amount, "risk_ids": [risk["id"]]},
+        )
+        assert made.status_code == 201, made.json
+    file_application(plans_runtime, plan, "parent")
+    assert act(c, pid, "submit", site["preparer"]).status_code == 200
+    for who in ("director", "coordinator"):
+        assert act(c, pid, "approve", site[who]).status_code == 200
+    approved = act(c, pid, "approve", {"headers": admin_headers(client)}).json
+    assert approved["status"] == "approved"
+    ticket = measure_of(approved, "compensation")
+    coordinator = site["school_coordinator"]
+    refused(agree(c, pid, ticket, site["provider"], coordinator), 422, "provider_not_school_coordinator")
+    refused(agree(c, pid, ticket, site["director"], coordinator), 422, "provider_not_school_coordinator")
+    refused(consult(c, pid, ticket, site["provider"], coordinator), 422, "measure_not_consultation")
+
+    made = agree(c, pid, ticket, coordinator, coordinator)
+    assert made.status_code == 201, made.json
+    assert (made.json["measure_kind"], made.json["category"]) == ("compensation", "public_transport")
+    assert made.json["provider_id"] == coordinator["id"] and made.json["provider_type"] is None
+    started = c.get(f"/plans/{pid}", headers=h).json
+    assert started["status"] == "in_progress" and started["transitions"][-1]["action"] == "start"
+    # finance learns the plan is in progress, so its compensations can be claimed
+    assert outbox(plans_runtime, "finance.sync_plan")[-1].payload["status"] == "in_progress"
+    listed = c.get(f"/plans/{pid}/agreements", headers=h).json
+    assert [(a["measure_kind"], a["provider_name"]) for a in listed] == [("compensation", "Test User")]
+
+
 def test_the_first_agreement_starts_the_plan_and_later_ones_change_nothing(
     plans_client, site, plans_world, plans_runtime, client
 ):
@@ -108,10 +147,10 @@ def test_the_first_agreement_starts_the_plan_and_later_ones_change_nothing(
     pid, measure = plan["id"], measure_of(plan)
     before = len(outbox(plans_runtime))
 
-    refused(
-        agree(c, pid, measure_of(plan, "compensation"), site["provider"], site["provider"]),
+    refused(  # a compensation's agreement is the school coordinator's, not a provider's
+        agree(c, pid, measure_of(plan, "compensation"), site["provider"], site["school_coordinator"]),
         422,
-        "measure_not_consultation",
+        "provider_not_school_coordinator",
     )
     refused(agree(c, pid, site["student"], site["provider"], site["provider"]), 422, "measure_unknown")
     refused(agree(c, pid, measure, site["preparer"], site["school_coordinator"]), 422, "provider_not_support_provider")

@@ -13,7 +13,14 @@ from sqlalchemy import func, select
 
 from services.plans.models import MESSAGING, AuditEvent, Plan, PlanTransition
 from tests.integration.conftest import ADMIN_EMAIL, ADMIN_PASSWORD, bearer, login
-from tests.integration.plans.conftest import ADULT_CODE, MINOR_CODE, OTHER_MINOR_CODE, make_student, send_as
+from tests.integration.plans.conftest import (
+    ADULT_CODE,
+    MINOR_CODE,
+    OTHER_MINOR_CODE,
+    file_application,
+    make_student,
+    send_as,
+)
 from tests.support.workers import wait_for
 
 pytestmark = pytest.mark.integration
@@ -43,13 +50,23 @@ def outbox(runtime: Any, name: str | None = None) -> list[Any]:
         return list(s.execute(q).all())
 
 
-def ready_plan(c: Any, school: dict[str, Any], student: str | None = None, semester: str = SEMESTER) -> dict[str, Any]:
-    """A draft with an economic and a learning risk, a consultation, a compensation, the application."""
+def ready_plan(
+    c: Any,
+    school: dict[str, Any],
+    student: str | None = None,
+    semester: str = SEMESTER,
+    signer: str = "parent",
+    file: Any = None,
+    **create: Any,
+) -> dict[str, Any]:
+    """A draft with an economic and a learning risk, a consultation, a compensation, the application uploaded.
+
+    `file(plan, signer)` puts the application on file; by default its message arrives as documents sends it."""
     h = school["preparer"]["headers"]
     plan = c.post(
         "/plans",
         headers=h,
-        json={"student_id": student or school["student"], "semester": semester, "preparation_hours": "4"},
+        json={"student_id": student or school["student"], "semester": semester, "preparation_hours": "4", **create},
     )
     assert plan.status_code == 201, plan.json
     pid = plan.json["id"]
@@ -81,11 +98,11 @@ def ready_plan(c: Any, school: dict[str, Any], student: str | None = None, semes
         },
     )
     assert m1.status_code == m2.status_code == 201, (m1.json, m2.json)
-    app = c.patch(
-        f"/plans/{pid}", headers=h, json={"application_signer": "parent", "application_signed_on": "2026-09-02"}
-    )
-    assert app.status_code == 200, app.json
-    return app.json
+    if file is None:
+        file_application(c.application.extensions["runtime"], plan.json, signer)
+    else:
+        file(plan.json, signer)
+    return c.get(f"/plans/{pid}", headers=h).json  # type: ignore[no-any-return]
 
 
 def act(c: Any, pid: str, action: str, user: dict[str, Any], comment: str | None = None) -> Any:
@@ -174,11 +191,12 @@ def test_a_vocational_plan_goes_director_then_ikvd(plans_client, plans_world, pl
         "student": make_student(plans_runtime, t, ADULT_CODE, "1990-01-01", grade=None, course=2),
     }
     c = plans_client
-    plan = ready_plan(c, school, semester=SEMESTER)
+    plan = ready_plan(c, school, semester=SEMESTER)  # a parent's signature: an adult signs her own
     pid = plan["id"]
+    assert plan["application_on_file"] is False
     wrong = act(c, pid, "submit", school["preparer"])
-    assert wrong.status_code == 409 and wrong.json["code"] == "application_signer_wrong"  # an adult signs
-    c.patch(f"/plans/{pid}", headers=school["preparer"]["headers"], json={"application_signer": "student"})
+    assert wrong.status_code == 409 and wrong.json["code"] == "application_missing"
+    assert file_application(plans_runtime, plan, "student", version=2) == "accepted"  # a new version, signed right
     assert act(c, pid, "submit", school["preparer"]).json["pending_level"] == "director"
     assert act(c, pid, "approve", school["director"]).json["pending_level"] == "ikvd"
     assert act(c, pid, "approve", {"headers": admin_headers(client)}).json["status"] == "approved"
@@ -189,11 +207,13 @@ def test_submit_refusals_name_their_rule(plans_client, school, plans_world, plan
     empty = c.post("/plans", headers=h, json={"student_id": school["student"], "semester": SEMESTER}).json
     assert act(c, empty["id"], "submit", school["preparer"]).json["code"] == "plan_incomplete"
     # born 15.05.2008: an adult by now, so a guardian's signature is not the right one
+    # born 15.05.2008: a minor when the plan was first dated, an adult at the date it is changed to
     adult = make_student(plans_runtime, school["tenant"], OTHER_MINOR_CODE, "2008-05-15", grade=12)
-    plan = ready_plan(c, school, student=adult)
-    c.patch(f"/plans/{plan['id']}", headers=h, json={"application_signer": "guardian"})
+    plan = ready_plan(c, school, student=adult, signer="guardian", prepared_on="2026-05-01")
+    assert plan["application_on_file"] is True and plan["application_signer"] == "guardian"
+    c.patch(f"/plans/{plan['id']}", headers=h, json={"prepared_on": "2026-09-01"})
     assert act(c, plan["id"], "submit", school["preparer"]).json["code"] == "application_signer_wrong"
-    c.patch(f"/plans/{plan['id']}", headers=h, json={"application_signer": "student"})
+    assert file_application(plans_runtime, plan, "student", version=2) == "accepted"
     not_teacher = plans_world.staff(school["tenant"], "plan_preparer")
     c.patch(f"/plans/{plan['id']}", headers=h, json={"preparer_id": not_teacher["id"]})
     refused = act(c, plan["id"], "submit", school["preparer"])

@@ -190,7 +190,19 @@ def test_the_messages_to_finance_fit_the_contract_and_carry_no_file_name():
     assert body["issuer"] == "Ventspils novada Sociālais dienests"
 
 
+def test_an_application_is_announced_to_plans_with_its_plan_signer_and_date():
+    doc, version = _doc("application", signer="guardian", signed_on=date(2026, 9, 2))
+    body = CONTRACT.get("plans.register_application").normalise(uploads.finance_payload(doc, version))
+    assert (body["plan_id"], body["signer"], body["signed_on"]) == (str(doc.plan_id), "guardian", "2026-09-02")
+    assert body["student_id"] == str(doc.student_id) and "filename" not in body
+    with pytest.raises(ApiError) as refused:
+        uploads.check_metadata("application", {"student_id": doc.student_id})
+    assert set(refused.value.errors or {}) == {"plan_id", "signer", "signed_on"}
+
+
 def test_every_kind_names_its_media_types_uploaders_and_message():
     for spec in KINDS.values():
         assert spec.media_types and spec.uploaders and spec.label_lv
-        assert spec.message is None or CONTRACT.get(spec.message).queue == "finance"
+        # evidence is checked by finance; an application is put on file by plans (issue 13)
+        wanted = "plans" if spec.name == "application" else "finance"
+        assert spec.message is None or CONTRACT.get(spec.message).queue == wanted

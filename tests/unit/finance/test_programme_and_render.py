@@ -9,12 +9,14 @@ from datetime import date
 from decimal import Decimal
 
 import pytest
+from marshmallow import ValidationError
 
 from services.common.contracts import CONTRACT
 from services.common.errors import ApiError
+from services.common.months import Month
 from services.finance import programme
 from services.finance.render import LISTING_BLOCK, Line, StatementData, listing, render_csv, render_pdf, render_xlsx
-from services.finance.schemas import MonthField
+from services.finance.schemas import ClaimSchema, StatementCreateSchema
 
 pytestmark = pytest.mark.unit
 
@@ -72,7 +74,9 @@ def test_money_is_never_a_float():
 
 
 def _data(lines: list[Line]) -> StatementData:
-    return StatementData("t-1", "Ventspils novads", date(2026, 10, 1), lines, example_values=True)
+    return StatementData(
+        "t-1", "Ventspils novads", date(2026, 10, 1), lines, example_values=True, registration_number="90000051525"
+    )
 
 
 LINES = [
@@ -109,7 +113,12 @@ def test_the_xlsx_holds_the_lines_totals_and_the_example_mark():
     wb = load_workbook(io.BytesIO(render_xlsx(_data(LINES))))
     assert wb.sheetnames == ["Rindas", "Kategorijas", "Izglītojamie"]
     rows = list(wb["Rindas"].iter_rows(values_only=True))
-    assert "EXAMPLE" in rows[1][0] and rows[-1][0] == "total" and Decimal(str(rows[-1][-1])) == Decimal("152.30")
+    assert rows[1][:2] == ("Reģistrācijas Nr. / Registration No.", "90000051525")
+    assert rows[2][:2] == ("Periods / Period", "01.10.2026.–31.10.2026.")
+    assert "EXAMPLE" in rows[3][0] and rows[-1][0] == "total" and Decimal(str(rows[-1][-1])) == Decimal("152.30")
+    cats = list(wb["Kategorijas"].iter_rows(values_only=True))
+    assert cats[0] == ("category", "Kategorija", "Category", "amount")
+    assert ("meals", "Ēdināšana", "Meals") in [c[:3] for c in cats]
 
 
 def test_the_pdf_lists_lines_as_aligned_columns_in_short_blocks():
@@ -128,10 +137,48 @@ def test_the_pdf_holds_every_line_and_the_totals():
 
     text = "".join(p.extract_text() for p in PdfReader(io.BytesIO(render_pdf(_data(LINES)))).pages)
     assert "Ventspils novads" in text and "EXAMPLE" in text
-    for line in ("Konsultācijas", "psychologist", "doc-9", "plan_preparation", "152.30"):
+    for line in ("Konsultācijas", "Psihologs", "doc-9", "Plāna sagatavošana un uzraudzība", "152.30"):
         assert line in text
 
 
-def test_a_month_is_read_as_its_first_day():
-    field = MonthField()
-    assert field.deserialize("2026-10") == date(2026, 10, 1) and field.deserialize("2026-10-17") == date(2026, 10, 1)
+def test_the_pdf_people_read_and_sign_names_things_in_latvian_with_english_and_is_reproducible():
+    """Issue 13: codes (public_transport, psychologist) in a Latvian document; no registration number, period,
+    page numbers or signature lines. The same data still gives the same bytes."""
+    from pypdf import PdfReader
+
+    body = render_pdf(_data(LINES))
+    assert render_pdf(_data(list(reversed(LINES)))) == body
+    pages = PdfReader(io.BytesIO(body)).pages
+    text = "".join(p.extract_text() for p in pages)
+    for code in ("public_transport", "psychologist", "plan_preparation"):
+        assert code not in text
+    for lv, en in (
+        ("Sabiedriskā transporta biļetes", "Public transport tickets"),
+        ("Ēdināšana", "Meals"),
+        ("Psihologs", "Psychologist"),
+        ("Plāna sagatavošana un uzraudzība", "Plan preparation and supervision"),
+    ):
+        assert lv in text and en in text
+    assert "Reģistrācijas Nr. / Registration No. 90000051525" in text
+    assert "Periods / Period 01.10.2026.–31.10.2026." in text
+    assert f"Lapa 1 no {len(pages)} / Page 1 of {len(pages)}" in pages[0].extract_text()
+    for line in ("Sagatavoja / Prepared by", "Apstiprināja / Approved by", "Datums / Date", "paraksts / signature"):
+        assert line in text
+    unknown = render_pdf(StatementData("t-2", "Jelgavas tehnikums", date(2026, 2, 1), LINES))
+    unknown_text = "".join(p.extract_text() for p in PdfReader(io.BytesIO(unknown)).pages)
+    assert "nav zināms / not known yet" in unknown_text and "01.02.2026.–28.02.2026." in unknown_text
+
+
+def test_a_month_is_one_form_everywhere_yyyy_mm_in_and_out():
+    """Issue 13: claims answered 2026-10-01 and statements took a date; now YYYY-MM both ways, nothing else."""
+    field = Month()
+    assert field.deserialize("2026-10") == date(2026, 10, 1)
+    for wrong in ("2026-10-17", "2026-10-01", "2026-13", "26-10", "2026-1", "0350-05", "1999-12"):
+        with pytest.raises(ValidationError):
+            field.deserialize(wrong)
+    assert ClaimSchema().dump({"month": date(2026, 10, 1)})["month"] == "2026-10"
+    assert StatementCreateSchema().load({"tenant_id": str(uuid.uuid4()), "month": "2026-10"})["month"] == date(
+        2026, 10, 1
+    )
+    with pytest.raises(ValidationError):
+        StatementCreateSchema().load({"tenant_id": str(uuid.uuid4()), "month": "2026-10-01"})

@@ -127,3 +127,24 @@ def test_a_post_to_a_name_that_does_not_resolve_says_so():
     with pytest.raises(UrlProblem) as err:
         post("https://hooks.example.lv/x", "whsec_k", {}, event="e", delivery_id="d", timeout=0.5, resolve=resolve)
     assert err.value.code == "webhook_url_unresolvable"
+
+
+def test_a_webhook_writes_a_month_as_every_api_does():
+    """Issue 13: one month form everywhere; a statement's message carries the first day, a webhook says YYYY-MM."""
+    import uuid
+    from datetime import UTC, datetime
+
+    from services.notifications.delivery import webhook_body
+    from services.notifications.models import Notification
+
+    n = Notification(
+        id=uuid.uuid4(),
+        key="k",
+        kind="statement_ready",
+        tenant_id=uuid.uuid4(),
+        ref_type="statement",
+        ref_id="s-1",
+        data={"month": "2026-10-01", "total": "12.30"},
+        created_at=datetime(2026, 11, 5, tzinfo=UTC),
+    )
+    assert webhook_body(n)["data"] == {"month": "2026-10", "total": "12.30"}
