@@ -81,6 +81,7 @@ def servers(identity_settings, documents_settings, client, documents) -> Iterato
         "WEB_CONCURRENCY": "1",
         "LOG_LEVEL": "WARNING",
         "IDENTITY_DATABASE_URL": identity_settings.database_url,
+        "ACCOUNT_LINK_SECRET": identity_settings.account_link_secret,
         "DOCUMENTS_DATABASE_URL": s.database_url,
         "JWKS_URL": f"{urls['identity']}/.well-known/jwks.json",
         "S3_ENDPOINT_URL": s.s3_endpoint_url,
